@@ -1,0 +1,40 @@
+"""Configuration (配置), read once at start from the environment or `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DB = "sqlite+aiosqlite:///./data/paicha.sqlite3"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: str = Field(default="", description="Token from @BotFather")
+    bot_api_url: str | None = Field(
+        default=None,
+        description="Base URL of a self-hosted Bot API server (or the local emulator)",
+    )
+    database_url: str = DEFAULT_DB
+    paicha_admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    timezone: str = "Asia/Shanghai"
+    default_locale: str = "zh"
+    data_dir: Path = Path("./data")
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_roster_rows: int = 100_000
+    invitation_days: int = 7
+
+    @field_validator("paicha_admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        # Accept "1,2 3" from the environment as well as a JSON list.
+        if isinstance(value, str):
+            parts = value.replace(",", " ").split()
+            return [int(p) for p in parts]
+        if isinstance(value, int):
+            return [value]
+        return value

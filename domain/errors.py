@@ -1,0 +1,23 @@
+"""The one error type for bad input (输入有误), raised by the pure rules.
+
+Messages are Chinese gettext msgids with ``{placeholders}``; the handler
+translates them for the user's locale and fills the params. No aiogram here.
+"""
+
+from __future__ import annotations
+
+
+def N_(message: str) -> str:
+    """Mark a msgid for extraction without translating it now."""
+    return message
+
+
+class InvalidInput(ValueError):
+    def __init__(self, message: str, **params: object) -> None:
+        super().__init__(message.format(**params) if params else message)
+        self.message = message
+        self.params = params
+
+    def render(self, gettext=None) -> str:  # type: ignore[no-untyped-def]
+        text = gettext(self.message) if gettext else self.message
+        return text.format(**self.params) if self.params else text
