@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from domain.errors import InvalidInput, N_
+from domain.errors import N_, InvalidInput
 
 _FULLWIDTH = str.maketrans("０１２３４５６７８９／．－", "0123456789/.-")
 _YMD = re.compile(r"^(\d{4})\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*日?$")
@@ -68,7 +68,9 @@ def parse_date(
     found = _YMD.match(raw) or _YM.match(raw) or _COMPACT.match(raw)
     if not found:
         raise InvalidInput(
-            N_("日期格式看不懂：{text}。请写成 2016-03-18、2016.3.18、2016/3/18 或 2016年3月18日。"),
+            N_(
+                "日期格式看不懂：{text}。请写成 2016-03-18、2016.3.18、2016/3/18 或 2016年3月18日。"
+            ),
             text=text.strip()[:40],
         )
     groups = found.groups()
@@ -79,7 +81,9 @@ def parse_date(
     if day is None and not allow_month:
         raise InvalidInput(N_("这里需要具体到日，例如 2016-03-18。"))
     if day is not None and not 1 <= day <= calendar.monthrange(year, month)[1]:
-        raise InvalidInput(N_("{year}年{month}月没有{day}日，请检查日期。"), year=year, month=month, day=day)
+        raise InvalidInput(
+            N_("{year}年{month}月没有{day}日，请检查日期。"), year=year, month=month, day=day
+        )
     value = PartialDate(year, month, day)
     if value.first_day() < earliest:
         raise InvalidInput(N_("日期{date}太早了，请检查年份。"), date=value.zh())

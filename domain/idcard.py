@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from domain.errors import InvalidInput, N_
+from domain.errors import N_, InvalidInput
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -53,7 +53,9 @@ def parse_id_number(text: str) -> IdNumber:
         raise InvalidInput(N_("身份证号前17位只能是数字，最后一位是数字或X。"))
     expected = check_digit(value[:17])
     if value[17] != expected:
-        raise InvalidInput(N_("身份证号校验位不对（最后一位应为{expected}），请核对号码。"), expected=expected)
+        raise InvalidInput(
+            N_("身份证号校验位不对（最后一位应为{expected}），请核对号码。"), expected=expected
+        )
     birth = _birth(value, value[6:14])
     gender = "男" if int(value[16]) % 2 else "女"
     return IdNumber(value, birth, gender)

@@ -16,7 +16,7 @@ from typing import Any
 
 from domain.codes import CodeList, Education, Gender, MaritalStatus, MemberType
 from domain.dates import PartialDate, parse_date
-from domain.errors import InvalidInput, N_
+from domain.errors import N_, InvalidInput
 from domain.idcard import parse_id_number
 
 
@@ -50,7 +50,9 @@ class FieldSpec:
         if len(text) > self.max_len:
             raise InvalidInput(
                 N_("“{label}”最多{max}个字，现在是{length}个字，请精简后再发。"),
-                label=self.label, max=self.max_len, length=len(text),
+                label=self.label,
+                max=self.max_len,
+                length=len(text),
             )
         return _PARSERS[self.kind](self, text, today)
 
@@ -164,13 +166,18 @@ def check_record(values: Mapping[str, Any]) -> list[InvalidInput]:
         if (stated.year, stated.month) != (id_birth.year, id_birth.month) or (
             stated.day is not None and stated.day != id_birth.day
         ):
-            problems.append(InvalidInput(
-                N_("出生年月{birth}与身份证号中的出生日期{id_birth}不一致。"),
-                birth=stated.zh(), id_birth=PartialDate.of(id_birth).zh(),
-            ))
+            problems.append(
+                InvalidInput(
+                    N_("出生年月{birth}与身份证号中的出生日期{id_birth}不一致。"),
+                    birth=stated.zh(),
+                    id_birth=PartialDate.of(id_birth).zh(),
+                )
+            )
     if id_number and values.get("gender"):
         if parse_id_number(id_number).gender != values["gender"]:
-            problems.append(InvalidInput(N_("性别与身份证号不一致（身份证号第17位单数为男、双数为女）。")))
+            problems.append(
+                InvalidInput(N_("性别与身份证号不一致（身份证号第17位单数为男、双数为女）。"))
+            )
     joined = values.get("joined")
     if birth and joined and joined <= birth:
         problems.append(InvalidInput(N_("入党时间不能早于出生年月。")))
@@ -178,7 +185,9 @@ def check_record(values: Mapping[str, Any]) -> list[InvalidInput]:
     if full and joined and full < joined:
         problems.append(InvalidInput(N_("转正时间不能早于入党时间。")))
     if full and values.get("member_type") == MemberType.PROBATIONARY.value:
-        problems.append(InvalidInput(N_("预备党员还没有转正时间；已转正请把党员类别改为正式党员。")))
+        problems.append(
+            InvalidInput(N_("预备党员还没有转正时间；已转正请把党员类别改为正式党员。"))
+        )
     letter, receipt = values.get("transfer_letter_date"), values.get("transfer_receipt_date")
     if receipt and not letter:
         problems.append(InvalidInput(N_("有回执收到日期，却没有介绍信开出日期。")))

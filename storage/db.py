@@ -16,7 +16,12 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 BUSY_TIMEOUT_MS = 30_000
 _BEGIN_OPTION = "paicha_begin"
@@ -32,9 +37,7 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(
-        url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **kwargs
-    )
+    engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **kwargs)
     _install_sqlite_hooks(engine)
     return engine
 

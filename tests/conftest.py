@@ -1,0 +1,82 @@
+"""Shared fixtures: a fresh database per test, on SQLite always and on
+PostgreSQL when PAICHA_TEST_PG_URL names a server (``.ci/run`` starts one)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from storage.db import create_engine, make_sessionmaker
+from storage.models import Base
+
+PG_URL = os.environ.get("PAICHA_TEST_PG_URL")
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _require_pg() -> str:
+    if not PG_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide PostgreSQL: PAICHA_TEST_PG_URL is not set")
+        pytest.skip("PAICHA_TEST_PG_URL not set: PostgreSQL tests skipped on this machine")
+    return PG_URL
+
+
+async def _fresh_pg(admin_url: str) -> tuple[str, str]:
+    """A new empty database on the test server; returns (url, name)."""
+    name = f"paicha_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return admin_url.rsplit("/", 1)[0] + "/" + name, name
+
+
+async def _drop_pg(admin_url: str, name: str) -> None:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+@pytest.fixture
+async def db_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'paicha.sqlite3'}"
+        return
+    admin_url = _require_pg()
+    url, name = await _fresh_pg(admin_url)
+    try:
+        yield url
+    finally:
+        await _drop_pg(admin_url, name)
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(db_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with sessionmaker() as session:
+        yield session
+
+
+def both_backends(func):  # type: ignore[no-untyped-def]
+    """Run a storage test on SQLite and on PostgreSQL (the same test, two engines)."""
+    return pytest.mark.parametrize("db_url", BACKENDS, indirect=True)(func)
