@@ -6,10 +6,10 @@ The enum value is the stored code; ``label`` is the official Chinese text.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class CodeList(str, Enum):
+class CodeList(StrEnum):
     """A stored code with its official label; ``str`` so it stores as text."""
 
     label: str

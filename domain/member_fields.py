@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from domain.codes import CodeList, Education, Gender, MaritalStatus, MemberType
@@ -20,7 +20,7 @@ from domain.errors import N_, InvalidInput
 from domain.idcard import parse_id_number
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     TEXT = "text"
     CHOICE = "choice"
     MONTH = "month"  # year-month is enough (出生年月, 入党时间)

@@ -8,7 +8,7 @@ whether the thing exists: the handler answers only “无权限”.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Member, Organisation, RoleGrant
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     SECRETARY = "secretary"  # 支部书记 / 支委
     COMMITTEE = "committee"  # 基层党委/党总支 组织员
     ADMIN = "admin"  # 系统管理员
