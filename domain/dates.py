@@ -85,7 +85,8 @@ def parse_date(
             N_("{year}年{month}月没有{day}日，请检查日期。"), year=year, month=month, day=day
         )
     value = PartialDate(year, month, day)
-    if value.first_day() < earliest:
+    # Compare as numbers first: year 0000 has no ``date`` and would escape as a bare ValueError.
+    if (year, month, day or 1) < (earliest.year, earliest.month, earliest.day):
         raise InvalidInput(N_("日期{date}太早了，请检查年份。"), date=value.zh())
     if not allow_future and value.first_day() > today:
         raise InvalidInput(N_("日期{date}在今天之后，不能是将来的日期。"), date=value.zh())

@@ -17,7 +17,7 @@ from typing import Any
 from domain.codes import CodeList, Education, Gender, MaritalStatus, MemberType
 from domain.dates import PartialDate, parse_date
 from domain.errors import N_, InvalidInput
-from domain.idcard import parse_id_number
+from domain.idcard import IdNumber, parse_id_number
 
 
 class Kind(StrEnum):
@@ -158,10 +158,16 @@ ADD_FIELDS = tuple(f for f in FIELDS if f.ask_on_add)
 def check_record(values: Mapping[str, Any]) -> list[InvalidInput]:
     """Rules across fields; an empty list means the record holds together."""
     problems: list[InvalidInput] = []
-    id_number = values.get("id_number")
     birth = values.get("birth")
-    if id_number and birth:
-        id_birth = parse_id_number(id_number).birth
+    parsed: IdNumber | None = None
+    if values.get("id_number"):
+        # A stored number that no longer passes (older data) is a problem to list, not a crash.
+        try:
+            parsed = parse_id_number(values["id_number"])
+        except InvalidInput as problem:
+            problems.append(problem)
+    if parsed and birth:
+        id_birth = parsed.birth
         stated = PartialDate.from_iso(birth)
         if (stated.year, stated.month) != (id_birth.year, id_birth.month) or (
             stated.day is not None and stated.day != id_birth.day
@@ -173,8 +179,8 @@ def check_record(values: Mapping[str, Any]) -> list[InvalidInput]:
                     id_birth=PartialDate.of(id_birth).zh(),
                 )
             )
-    if id_number and values.get("gender"):
-        if parse_id_number(id_number).gender != values["gender"]:
+    if parsed and values.get("gender"):
+        if parsed.gender != values["gender"]:
             problems.append(
                 InvalidInput(N_("性别与身份证号不一致（身份证号第17位单数为男、双数为女）。"))
             )

@@ -1,0 +1,19 @@
+"""One aiogram Router per workflow, in a fixed order (STYLE 16)."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def get_routers() -> list[Router]:
+    # Imported here so that building routers never happens at import time of the package.
+    from handlers import common, invite, member_add, members, roster_import
+
+    return [
+        common.router,  # /cancel, /start, /join first: they work in every state
+        invite.router,
+        roster_import.router,
+        member_add.router,
+        members.router,
+        common.fallback_router,  # the catch-all last
+    ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import event
@@ -81,3 +82,11 @@ async def write_tx(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     except BaseException:
         await session.rollback()
         raise
+
+
+def utc(value: datetime) -> datetime:
+    """Timestamps are stored in UTC. SQLite hands them back naive, so a naive
+    value read from the database is taken as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

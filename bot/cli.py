@@ -1,0 +1,100 @@
+"""`paicha` — run | sandbox | admin | db (命令行)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from bot.settings import Settings
+
+NO_TOKEN = """没有设置 BOT_TOKEN，无法连接 Telegram。
+  1. 在 Telegram 中找 @BotFather，发送 /newbot，按提示取得令牌；
+  2. 写入 .env 文件：BOT_TOKEN=123456:ABC...（参见 .env.example）；
+  3. 再运行 paicha run。
+想先离线试用？运行 paicha sandbox ——本机模拟 Telegram，不需要令牌。
+(No BOT_TOKEN: get one from @BotFather, or try `paicha sandbox` offline.)"""
+
+
+def _run(settings: Settings) -> int:
+    if not settings.bot_token:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    from bot.runner import assemble
+
+    async def main() -> None:
+        app = await assemble(settings)
+        try:
+            await app.poll()
+        finally:
+            await app.close()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.sandbox import run_sandbox
+
+    return asyncio.run(run_sandbox(settings, data_dir=args.dir, script=args.script))
+
+
+def _db(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.migrate import upgrade
+
+    upgrade(settings.database_url, args.revision)
+    print("数据库已升级到最新版本。")
+    return 0
+
+
+def _admin(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.admin_cli import run_admin
+
+    result = asyncio.run(run_admin(settings, args))
+    if args.json:
+        print(json.dumps(result.data, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(result.text)
+    return result.code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="paicha", description="排查 — 党员组织关系集中排查助手")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="连接 Telegram 开始运行（长轮询）")
+    sandbox = sub.add_parser("sandbox", help="离线试用：本机模拟 Telegram，在终端里聊天")
+    sandbox.add_argument("--dir", default="./sandbox-files", help="机器人发来的文件保存到这里")
+    sandbox.add_argument("--script", help="从文件逐行读取输入（培训演示用）")
+    db = sub.add_parser("db", help="数据库")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="升级数据库结构")
+    up.add_argument("revision", nargs="?", default="head")
+    from bot.admin_cli import add_admin_parser
+
+    add_admin_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    if args.command == "run":
+        return _run(settings)
+    if args.command == "sandbox":
+        return _sandbox(settings, args)
+    if args.command == "db":
+        return _db(settings, args)
+    return _admin(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

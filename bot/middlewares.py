@@ -1,0 +1,99 @@
+"""Update middlewares: private chats only, one database session per update,
+the Actor (who is this user, which roles), the clock.
+
+The session is closed (and anything uncommitted rolled back) after the
+handler, whatever happens; services commit their own write units before the
+bot says “已保存” (STYLE 15).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, html
+from aiogram.types import CallbackQuery, Message, TelegramObject, Update
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import locale_from_telegram
+from domain.clock import Clock
+from domain.errors import InvalidInput
+from storage.services.access import AccessDenied
+from storage.services.users import see_user
+
+log = logging.getLogger(__name__)
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class PrivateOnlyMiddleware(BaseMiddleware):
+    """R-ACL-PRIVATE: outside a private chat, say so and show no data."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        chat = data.get("event_chat")
+        if chat is None or chat.type == "private":
+            return await handler(event, data)
+        update: Update = event  # type: ignore[assignment]
+        notice = _("本机器人只在私聊中使用，请直接私聊我。")
+        if update.callback_query:
+            await update.callback_query.answer(notice, show_alert=True)
+        elif update.message and (update.message.text or "").startswith("/"):
+            await update.message.answer(notice)
+        return None
+
+
+class DatabaseMiddleware(BaseMiddleware):
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self.sessionmaker = sessionmaker
+        self.clock = clock
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user = data.get("event_from_user")
+        async with self.sessionmaker() as session:
+            data["session"] = session
+            data["clock"] = self.clock
+            if user is not None:
+                locale = locale_from_telegram(user.language_code)
+                data["actor"] = await see_user(
+                    session, user.id, user.full_name, user.username, locale
+                )
+            try:
+                return await handler(event, data)
+            finally:
+                await session.rollback()
+
+
+class GuardMiddleware(BaseMiddleware):
+    """Inner middleware on messages and callback queries: turns the service's
+    refusals into answers, and any failure into a plain apology — never a
+    stack trace (issue 2). Callback queries are answered once, through
+    aiogram's CallbackAnswerMiddleware (``callback_answer`` in data)."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        try:
+            return await handler(event, data)
+        except AccessDenied:
+            await self._tell(event, data, _("无权限"))
+        except InvalidInput as exc:
+            await self._tell(event, data, exc.render(_))
+        except Exception as exc:
+            # The message of a database error carries the row's values; log
+            # only the type and the frames (R-CONFIDENTIAL).
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("update handling failed: %s\n%s", type(exc).__name__, frames)
+            text = _("出了点问题，刚才的操作没有保存。请稍后再试；如果反复出现，请联系管理员。")
+            await self._tell(event, data, text)
+        return None
+
+    @staticmethod
+    async def _tell(event: TelegramObject, data: dict[str, Any], text: str) -> None:
+        if isinstance(event, CallbackQuery):
+            answer = data.get("callback_answer")
+            if answer is not None and not answer.answered:
+                answer.text, answer.show_alert = text[:200], True
+            else:
+                await event.answer(text[:200], show_alert=True)
+        elif isinstance(event, Message):
+            await event.answer(html.quote(text))

@@ -1,0 +1,56 @@
+"""Starting the bot (启动): migrations, admins, published commands, polling.
+
+Shared by `paicha run`, the sandbox and the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, Dispatcher
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.app import build_bot, build_dispatcher
+from bot.settings import Settings
+from domain.clock import Clock
+from storage.db import create_engine, make_sessionmaker
+from storage.migrate import upgrade_async
+from storage.services.users import ensure_admins
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Paicha:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    bot: Bot
+    dp: Dispatcher
+    clock: Clock
+
+    async def poll(self) -> None:
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        await self.dp.start_polling(self.bot, handle_signals=False, close_bot_session=False)
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+        await self.engine.dispose()
+
+
+async def assemble(
+    settings: Settings, clock: Clock | None = None, *, migrate: bool = True
+) -> Paicha:
+    """Upgrade the schema, grant the configured admins, build bot and dispatcher."""
+    if migrate:
+        await upgrade_async(settings.database_url)
+    engine = create_engine(settings.database_url)
+    sessionmaker = make_sessionmaker(engine)
+    async with sessionmaker() as session:
+        await ensure_admins(session, settings.paicha_admin_ids)
+    clock = clock or Clock(ZoneInfo(settings.timezone))
+    bot = build_bot(settings)
+    dp = build_dispatcher(settings, sessionmaker, clock)
+    return Paicha(settings, engine, sessionmaker, bot, dp, clock)

@@ -1,0 +1,166 @@
+"""Onboarding and the everyday commands (入门): /start, /join, /help, /lang,
+/cancel, and the catch-all that answers anything else."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router, html
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeChat,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.clock import Clock
+from domain.errors import InvalidInput
+from storage.services import invitations, users
+from storage.services.access import Actor, Role, load_actor
+
+router = Router(name="common")
+fallback_router = Router(name="fallback")
+
+# (command, description, roles that see it; empty = everyone known)
+COMMANDS: tuple[tuple[str, object, tuple[Role, ...]], ...] = (
+    ("members", __("党员名册：查看、搜索、修改"), (Role.SECRETARY, Role.COMMITTEE)),
+    ("add", __("登记一名党员"), (Role.SECRETARY,)),
+    ("template", __("下载党员名册导入模板"), (Role.SECRETARY,)),
+    ("invite", __("生成邀请码"), (Role.COMMITTEE, Role.ADMIN)),
+    ("lang", __("切换语言 / Language"), ()),
+    ("cancel", __("取消当前操作"), ()),
+    ("help", __("帮助"), ()),
+)
+
+
+def commands_for(actor: Actor) -> list[tuple[str, str]]:
+    return [
+        (name, str(text))
+        for name, text, roles in COMMANDS
+        if not roles or any(actor.has_role(r) for r in roles)
+    ]
+
+
+async def publish_commands(bot: Bot, actor: Actor) -> None:
+    """setMyCommands for this user's chat, so the menu shows only what they can use."""
+    await bot.set_my_commands(
+        [BotCommand(command=c, description=d) for c, d in commands_for(actor)],
+        scope=BotCommandScopeChat(chat_id=actor.user_id),
+    )
+
+
+def stranger_text() -> str:
+    return _(
+        "您好！这是党员组织关系集中排查工作助手“排查”。\n"
+        "只有受邀的党支部书记和党委工作人员可以使用。\n"
+        "请向上级党委（或系统管理员）索取邀请码，然后发送：\n"
+        "<code>/join 邀请码</code>"
+    )
+
+
+def help_text(actor: Actor) -> str:
+    lines = [_("<b>可用命令</b>")]
+    lines += [f"/{name} — {html.quote(text)}" for name, text in commands_for(actor)]
+    return "\n".join(lines)
+
+
+async def _redeem(message: Message, session: AsyncSession, clock: Clock, code: str) -> None:
+    assert message.from_user is not None
+    try:
+        org = await invitations.redeem(
+            session, user_id=message.from_user.id, code=code, now=clock.now()
+        )
+    except InvalidInput as exc:
+        await message.answer(html.quote(exc.render(_)))
+        return
+    actor = await load_actor(session, message.from_user.id)
+    await message.answer(
+        _("欢迎！您已加入“{org}”。").format(org=html.quote(org.name)) + "\n\n" + help_text(actor)
+    )
+    if message.bot:
+        await publish_commands(message.bot, actor)
+
+
+@router.message(CommandStart(deep_link=True))
+async def start_with_code(
+    message: Message, command: CommandObject, session: AsyncSession, clock: Clock
+) -> None:
+    await _redeem(message, session, clock, command.args or "")
+
+
+@router.message(Command("join"))
+async def join(
+    message: Message, command: CommandObject, session: AsyncSession, clock: Clock
+) -> None:
+    if not command.args:
+        await message.answer(_("请在 /join 后面写上邀请码，例如：<code>/join ABCD234567</code>"))
+        return
+    await _redeem(message, session, clock, command.args)
+
+
+@router.message(CommandStart())
+@router.message(Command("help"))
+async def start(message: Message, actor: Actor) -> None:
+    if not actor.is_known:
+        await message.answer(stranger_text())
+        return
+    await message.answer(help_text(actor))
+    if message.bot:
+        await publish_commands(message.bot, actor)
+
+
+@router.message(Command("cancel"))
+@router.message(F.text.in_({"取消", "cancel"}))
+async def cancel(message: Message, state: FSMContext) -> None:
+    had = await state.get_state()
+    await state.clear()
+    await message.answer(_("已取消。") if had else _("当前没有进行中的操作。"))
+
+
+@router.callback_query(F.data == "cancel")
+async def cancel_button(call: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    if isinstance(call.message, Message):
+        await call.message.edit_text(_("已取消。"))
+
+
+@router.message(Command("lang"))
+async def choose_language(message: Message) -> None:
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text="中文", callback_data="lang:zh"),
+                InlineKeyboardButton(text="English", callback_data="lang:en"),
+            ]
+        ]
+    )
+    await message.answer(_("请选择语言 / Choose a language"), reply_markup=keyboard)
+
+
+@router.callback_query(F.data.in_({"lang:zh", "lang:en"}))
+async def set_language(call: CallbackQuery, session: AsyncSession, actor: Actor) -> None:
+    locale = (call.data or "lang:zh").split(":")[1]
+    await users.set_locale(session, actor.user_id, locale)
+    text = "已切换为中文。" if locale == "zh" else "Language set to English."
+    if isinstance(call.message, Message):
+        await call.message.edit_text(text)
+
+
+@fallback_router.message(StateFilter(None))
+async def anything_else(message: Message, actor: Actor) -> None:
+    if not actor.is_known:
+        await message.answer(stranger_text())
+        return
+    await message.answer(_("没有看懂这条消息。发送 /help 查看可用命令。"))
+
+
+@fallback_router.callback_query()
+async def stale_button(call: CallbackQuery, actor: Actor, callback_answer) -> None:  # type: ignore[no-untyped-def]
+    # Old buttons (e.g. from before a restart or a finished flow) land here.
+    callback_answer.text = _("这个按钮已失效，请重新发送命令。") if actor.is_known else _("无权限")
+    callback_answer.show_alert = True

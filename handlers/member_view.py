@@ -1,0 +1,167 @@
+"""How members look in chat (显示): the masked list line and the whole card."""
+
+from __future__ import annotations
+
+from aiogram import html
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+
+from domain.codes import MemberType
+from domain.dates import PartialDate
+from domain.idcard import mask_id_number, mask_phone
+from domain.member_fields import FIELDS
+from storage.models import Member
+from storage.services.members import MemberPage
+
+
+class MemberAction(CallbackData, prefix="m"):
+    """Ids only, never names: callback_data is at most 64 bytes."""
+
+    action: str
+    member_id: int
+    arg: str = ""
+
+
+class MemberListPage(CallbackData, prefix="ml"):
+    branch_id: int
+    page: int
+
+
+class BranchPick(CallbackData, prefix="bp"):
+    purpose: str
+    branch_id: int
+
+
+def list_line(index: int, member: Member) -> str:
+    """One line of a list: ID number and phone masked (R-CONFIDENTIAL)."""
+    birth = PartialDate.from_iso(member.birth).zh() if member.birth else ""
+    parts = [f"{index}. <b>{html.quote(member.name)}</b>", member.gender, birth]
+    parts.append(MemberType(member.member_type).label if member.member_type else "")
+    if member.id_number:
+        parts.append(mask_id_number(member.id_number))
+    if member.phone:
+        parts.append(mask_phone(member.phone))
+    return " ".join(p for p in parts if p)
+
+
+def page_text(branch_name: str, page: MemberPage, query: str = "") -> str:
+    head = _("<b>{branch}</b> 党员名册（共{total}人）").format(
+        branch=html.quote(branch_name), total=page.total
+    )
+    if query:
+        head += "\n" + _("搜索：{query}").format(query=html.quote(query))
+    if not page.members:
+        return (
+            head
+            + "\n"
+            + (
+                _("没有找到匹配的党员。")
+                if query
+                else _("还没有登记党员。发送 /add 登记，或 /template 批量导入。")
+            )
+        )
+    start = page.page * 10
+    lines = [list_line(start + i + 1, m) for i, m in enumerate(page.members)]
+    footer = _("第{page}/{pages}页 · 点编号打开党员卡片").format(
+        page=page.page + 1, pages=page.pages
+    )
+    return "\n".join([head, *lines, footer])
+
+
+def page_keyboard(branch_id: int, page: MemberPage) -> InlineKeyboardMarkup:
+    start = page.page * 10
+    numbers = [
+        InlineKeyboardButton(
+            text=str(start + i + 1),
+            callback_data=MemberAction(action="card", member_id=m.id).pack(),
+        )
+        for i, m in enumerate(page.members)
+    ]
+    rows = [numbers[i : i + 5] for i in range(0, len(numbers), 5)]
+    nav = []
+    if page.page > 0:
+        nav.append(
+            InlineKeyboardButton(
+                text="◀",
+                callback_data=MemberListPage(branch_id=branch_id, page=page.page - 1).pack(),
+            )
+        )
+    nav.append(
+        InlineKeyboardButton(
+            text=_("🔍 搜索"),
+            callback_data=BranchPick(purpose="search", branch_id=branch_id).pack(),
+        )
+    )
+    if page.page + 1 < page.pages:
+        nav.append(
+            InlineKeyboardButton(
+                text="▶",
+                callback_data=MemberListPage(branch_id=branch_id, page=page.page + 1).pack(),
+            )
+        )
+    rows.append(nav)
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def card_text(member: Member, branch_name: str) -> str:
+    """The member's own card shows the whole ID number and phone (SPEC §1)."""
+    lines = [
+        _("<b>党员卡片</b>"),
+        _("所在党支部：{branch}").format(branch=html.quote(branch_name)),
+    ]
+    for spec in FIELDS:
+        value = getattr(member, spec.key)
+        if value is None and not spec.required:
+            continue
+        lines.append(f"{spec.label}：{html.quote(spec.display(value))}")
+    missing = [s.label for s in FIELDS if s.ask_on_add and getattr(member, s.key) is None]
+    if missing:
+        lines.append(_("未填写：{fields}").format(fields="、".join(missing)))
+    return "\n".join(lines)
+
+
+def card_keyboard(member: Member, *, can_write: bool) -> InlineKeyboardMarkup:
+    def button(text: str, action: str, arg: str = "") -> InlineKeyboardButton:
+        return InlineKeyboardButton(
+            text=text,
+            callback_data=MemberAction(action=action, member_id=member.id, arg=arg).pack(),
+        )
+
+    rows = []
+    if can_write:
+        rows.append([button(_("✏️ 修改信息"), "edit")])
+        rows.append([button(_("📨 转出介绍信"), "letter"), button(_("📥 收到回执"), "receipt")])
+        if member.member_type == MemberType.PROBATIONARY.value:
+            rows.append([button(_("✅ 转为正式党员"), "type", MemberType.FULL.value)])
+        else:
+            rows.append([button(_("改为预备党员"), "type", MemberType.PROBATIONARY.value)])
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text=_("↩ 返回名册"),
+                callback_data=MemberListPage(branch_id=member.branch_id, page=0).pack(),
+            )
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def fields_keyboard(member_id: int, action: str = "field") -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(
+            text=spec.label,
+            callback_data=MemberAction(action=action, member_id=member_id, arg=spec.key).pack(),
+        )
+        for spec in FIELDS
+    ]
+    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text=_("↩ 返回卡片"),
+                callback_data=MemberAction(action="card", member_id=member_id).pack(),
+            )
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -1,0 +1,198 @@
+"""aiogram FSM storage in our database (会话状态存储): conversations survive restarts.
+
+aiogram ships no SQL storage, and ``MemoryStorage`` forgets every conversation
+when the bot restarts; a secretary half-way through /add would have to start
+over. ``SqlStorage`` keeps state and data in ``fsm_record``, one row per
+conversation key, shaped like aiogram's ``RedisStorage``: a ``KeyBuilder``
+turns the ``StorageKey`` into the row's key and data is stored as JSON.
+
+Every call opens its own short session from the sessionmaker (never the
+handler's session), and every write runs inside ``write_tx``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiogram.exceptions import DataNotDictLikeError
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import (
+    BaseStorage,
+    DefaultKeyBuilder,
+    KeyBuilder,
+    StateType,
+    StorageKey,
+)
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.db import write_tx
+from storage.models import FsmRecord
+
+_KEY_MAX = FsmRecord.__table__.c.key.type.length
+_STATE_MAX = FsmRecord.__table__.c.state.type.length
+_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+_Record = tuple[str | None, dict[str, Any]]
+
+
+class SqlStorage(BaseStorage):
+    """FSM storage on SQLAlchemy (SQLite or PostgreSQL); conversations survive restarts.
+
+    One ``fsm_record`` row holds both the state and the JSON data of a key;
+    the row is deleted as soon as both are empty, so finished conversations
+    leave nothing behind.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        key_builder: KeyBuilder | None = None,
+    ) -> None:
+        """
+        :param sessionmaker: the application's sessionmaker; the storage opens
+            its own short transactions from it
+        :param key_builder: turns a ``StorageKey`` into the row key; by default
+            ``DefaultKeyBuilder(with_destiny=True, with_bot_id=True,
+            with_business_connection_id=True)`` so that no two conversations
+            (bots, chats, topics, users, destinies, business connections) share a row
+        """
+        if key_builder is None:
+            key_builder = DefaultKeyBuilder(
+                with_bot_id=True,
+                with_business_connection_id=True,
+                with_destiny=True,
+            )
+        self.sessionmaker = sessionmaker
+        self.key_builder = key_builder
+
+    async def close(self) -> None:
+        """Nothing to release: the engine belongs to the application, which
+        disposes it (other parts of the bot still use it after the dispatcher
+        shuts down)."""
+
+    # -- reads ---------------------------------------------------------------
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        state, _ = await self._read(key)
+        return state
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        _, data = await self._read(key)
+        return data
+
+    # -- writes --------------------------------------------------------------
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        new_state = state.state if isinstance(state, State) else state
+        if new_state is not None and len(new_state) > _STATE_MAX:
+            msg = f"FSM state name is longer than {_STATE_MAX} characters: {new_state!r}"
+            raise ValueError(msg)
+        await self._write(key, lambda _state, data: (new_state, data))
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        if not isinstance(data, dict):
+            msg = f"Data must be a dict or dict-like object, got {type(data).__name__}"
+            raise DataNotDictLikeError(msg)
+        new_data = dict(data)
+        self._dumps(key, new_data)  # refuse before touching the database
+        await self._write(key, lambda state, _data: (state, new_data))
+
+    async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge ``data`` into the stored data (like ``dict.update``), atomically:
+        the read, the merge and the write happen in one write transaction with
+        the row locked, so concurrent updates of one key never lose each other."""
+        if not isinstance(data, Mapping):
+            msg = f"Data must be a dict or dict-like object, got {type(data).__name__}"
+            raise DataNotDictLikeError(msg)
+        self._dumps(key, dict(data))  # refuse before touching the database
+
+        def merge(state: str | None, current: dict[str, Any]) -> _Record:
+            current.update(data)
+            return state, current
+
+        _, merged = await self._write(key, merge)
+        return merged.copy()
+
+    # -- internals -----------------------------------------------------------
+
+    def _key(self, key: StorageKey) -> str:
+        # One row holds state and data, so the key has no "state"/"data" part.
+        row_key = self.key_builder.build(key)
+        if len(row_key) > _KEY_MAX:
+            msg = f"FSM key is longer than {_KEY_MAX} characters: {row_key!r}"
+            raise ValueError(msg)
+        return row_key
+
+    @staticmethod
+    def _dumps(key: StorageKey | str, data: dict[str, Any]) -> str:
+        try:
+            return json.dumps(data, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            msg = (
+                f"FSM data for {key} must be JSON-serialisable (dict, list, str, int, "
+                f"float, bool, None); store e.g. dates as ISO strings and objects by id: {exc}"
+            )
+            raise TypeError(msg) from exc
+
+    @staticmethod
+    def _loads(raw: str | None) -> dict[str, Any]:
+        return json.loads(raw) if raw else {}
+
+    async def _read(self, key: StorageKey) -> _Record:
+        row_key = self._key(key)
+        async with self.sessionmaker() as session:
+            row = (
+                await session.execute(
+                    select(FsmRecord.state, FsmRecord.data).where(FsmRecord.key == row_key)
+                )
+            ).one_or_none()
+        if row is None:
+            return None, {}
+        return row.state, self._loads(row.data)
+
+    async def _write(
+        self, key: StorageKey, change: Callable[[str | None, dict[str, Any]], _Record]
+    ) -> _Record:
+        """Lock (or create) the row, apply ``change(state, data) -> (state, data)``,
+        then update the row, or delete it when both state and data are empty.
+
+        Why ``INSERT ... ON CONFLICT (key) DO UPDATE ... RETURNING`` first, not a
+        plain SELECT then INSERT/UPDATE: on SQLite, ``write_tx`` begins
+        IMMEDIATE, so writers are serialised and either would do. On
+        PostgreSQL (READ COMMITTED) a SELECT takes no lock — two transactions
+        could both read the old data and the second write would silently drop
+        the first (lost update), and two could both miss the row and both
+        INSERT (unique violation). ``SELECT ... FOR UPDATE`` only locks a row
+        that already exists. ``ON CONFLICT DO UPDATE`` is atomic on both
+        engines (SQLite ≥ 3.35 for RETURNING): it inserts the row or locks the
+        existing one, and returns its committed values, so the
+        read-modify-write below runs under that row lock until commit.
+        """
+        row_key = self._key(key)
+        async with self.sessionmaker() as session, write_tx(session):
+            insert = _INSERTS[session.get_bind().dialect.name]
+            lock = (
+                insert(FsmRecord)
+                .values(key=row_key, state=None, data=None)
+                .on_conflict_do_update(
+                    index_elements=[FsmRecord.key], set_={"updated_at": func.now()}
+                )
+                .returning(FsmRecord.state, FsmRecord.data)
+            )
+            row = (await session.execute(lock)).one()
+            state, data = change(row.state, self._loads(row.data))
+            where = FsmRecord.key == row_key
+            if state is None and not data:
+                await session.execute(delete(FsmRecord).where(where))
+            else:
+                raw = self._dumps(key, data) if data else None
+                await session.execute(
+                    update(FsmRecord)
+                    .where(where)
+                    .values(state=state, data=raw, updated_at=func.now())
+                )
+        return state, data

@@ -1,0 +1,113 @@
+"""Single-use invitation codes (邀请码) with an expiry."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.errors import N_, InvalidInput
+from storage.db import utc, write_tx
+from storage.models import Invitation, Organisation
+from storage.services import audit
+from storage.services.access import AccessDenied, Actor, Role, require_org_admin
+from storage.services.users import grant_role
+
+# No 0/O/1/I/L: codes are read aloud and typed on phones.
+_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 10
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def _role_fits(role: str, org: Organisation) -> bool:
+    return (role, org.kind) in {
+        (Role.COMMITTEE.value, "committee"),
+        (Role.SECRETARY.value, "branch"),
+    }
+
+
+async def create_invitation(
+    session: AsyncSession,
+    *,
+    actor: Actor | None,
+    org_id: int,
+    role: str,
+    now: datetime,
+    days: int = 7,
+) -> Invitation:
+    """``actor`` None means the desk CLI (`paicha admin invite`), trusted."""
+    async with write_tx(session):
+        if actor is None:
+            org = await session.get(Organisation, org_id)
+            if org is None:
+                raise InvalidInput(N_("组织{id}不存在。"), id=org_id)
+        else:
+            org = await require_org_admin(session, actor, org_id)
+            if role == Role.COMMITTEE.value and not actor.is_admin:
+                raise AccessDenied
+        if not _role_fits(role, org):
+            raise InvalidInput(N_("委员会人员只能邀请到党委/党总支，支部书记只能邀请到党支部。"))
+        invitation = Invitation(
+            code=new_code(),
+            role=role,
+            org_id=org_id,
+            created_by=actor.user_id if actor else None,
+            created_at=utc(now),
+            expires_at=utc(now) + timedelta(days=days),
+        )
+        session.add(invitation)
+        await session.flush()
+        audit.record(
+            session,
+            actor_id=invitation.created_by,
+            entity="invitation",
+            entity_id=invitation.id,
+            action="create",
+            field=role,
+            org_id=org_id,
+        )
+    return invitation
+
+
+def _normalise(code: str) -> str:
+    return code.strip().upper().replace("-", "").replace(" ", "")
+
+
+async def redeem(session: AsyncSession, *, user_id: int, code: str, now: datetime) -> Organisation:
+    async with write_tx(session):
+        invitation = await session.scalar(
+            select(Invitation).where(Invitation.code == _normalise(code))
+        )
+        if invitation is None:
+            raise InvalidInput(N_("邀请码不对，请核对后再发，或向邀请人索取新的邀请码。"))
+        if invitation.redeemed_at is not None:
+            raise InvalidInput(
+                N_("这个邀请码已经用过了，每个邀请码只能用一次。请向邀请人索取新的。")
+            )
+        if utc(invitation.expires_at) < utc(now):
+            raise InvalidInput(N_("这个邀请码已过期，请向邀请人索取新的邀请码。"))
+        invitation.redeemed_by, invitation.redeemed_at = user_id, utc(now)
+        org = await session.get(Organisation, invitation.org_id)
+        assert org is not None
+        await grant_role(
+            session,
+            user_id=user_id,
+            role=Role(invitation.role),
+            org_id=org.id,
+            granted_by=invitation.created_by,
+        )
+        audit.record(
+            session,
+            actor_id=user_id,
+            entity="invitation",
+            entity_id=invitation.id,
+            action="redeem",
+            field=invitation.role,
+            org_id=org.id,
+        )
+    return org

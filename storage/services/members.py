@@ -1,0 +1,162 @@
+"""The member register (党员名册): add, edit, list, find — each change audited."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.errors import N_, InvalidInput
+from domain.member_fields import FIELD_BY_KEY, FIELDS, REQUIRED, check_record
+from storage.db import write_tx
+from storage.models import Member
+from storage.services import audit
+from storage.services.access import Actor, require_branch, require_member
+
+PAGE_SIZE = 10
+
+
+@dataclass(frozen=True)
+class MemberPage:
+    members: list[Member]
+    total: int
+    page: int
+    pages: int
+
+
+def values_of(member: Member) -> dict[str, Any]:
+    return {f.key: getattr(member, f.key) for f in FIELDS}
+
+
+def _raise_first(problems: list[InvalidInput]) -> None:
+    if problems:
+        raise problems[0]
+
+
+async def _check_id_free(
+    session: AsyncSession, id_number: str | None, member_id: int | None
+) -> None:
+    if not id_number:
+        return
+    other = await session.scalar(select(Member.id).where(Member.id_number == id_number))
+    if other is not None and other != member_id:
+        # Do not say where: the other member may be outside this user's scope (R-ACL-BRANCH).
+        raise InvalidInput(
+            N_("这个身份证号已经登记过，不能重复登记。请在名册中查找，或联系上级党委核实。")
+        )
+
+
+async def add_member(
+    session: AsyncSession, actor: Actor, branch_id: int, values: Mapping[str, Any]
+) -> Member:
+    """``values`` are already parsed by the field catalogue (FieldSpec.parse)."""
+    unknown = set(values) - set(FIELD_BY_KEY)
+    if unknown:
+        raise ValueError(f"unknown member fields: {sorted(unknown)}")
+    for spec in REQUIRED:
+        if values.get(spec.key) in (None, ""):
+            raise InvalidInput(N_("“{label}”必须填写。"), label=spec.label)
+    _raise_first(check_record(values))
+    async with write_tx(session):
+        await require_branch(session, actor, branch_id, write=True)
+        await _check_id_free(session, values.get("id_number"), None)
+        member = Member(branch_id=branch_id, **values)
+        session.add(member)
+        await session.flush()
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            entity="member",
+            entity_id=member.id,
+            action="create",
+            member_id=member.id,
+            org_id=branch_id,
+        )
+    return member
+
+
+async def update_fields(
+    session: AsyncSession, actor: Actor, member_id: int, changes: Mapping[str, Any]
+) -> Member:
+    """Change some fields; every changed value is an audit event with old and new."""
+    for key in changes:
+        if key not in FIELD_BY_KEY:
+            raise ValueError(f"unknown member field: {key}")
+        spec = FIELD_BY_KEY[key]
+        if spec.required and changes[key] in (None, ""):
+            raise InvalidInput(N_("“{label}”必须填写，不能清空。"), label=spec.label)
+    async with write_tx(session):
+        member = await require_member(session, actor, member_id, write=True)
+        merged = {**values_of(member), **changes}
+        _raise_first(check_record(merged))
+        if "id_number" in changes:
+            await _check_id_free(session, changes["id_number"], member.id)
+        for key, new in changes.items():
+            old = getattr(member, key)
+            if old == new:
+                continue
+            setattr(member, key, new)
+            audit.record(
+                session,
+                actor_id=actor.user_id,
+                entity="member",
+                entity_id=member.id,
+                action="update",
+                field=key,
+                old=old,
+                new=new,
+                member_id=member.id,
+                org_id=member.branch_id,
+            )
+    return member
+
+
+async def get_member(session: AsyncSession, actor: Actor, member_id: int) -> Member:
+    return await require_member(session, actor, member_id)
+
+
+async def list_members(
+    session: AsyncSession,
+    actor: Actor,
+    branch_id: int,
+    *,
+    query: str = "",
+    page: int = 0,
+    page_size: int = PAGE_SIZE,
+) -> MemberPage:
+    await require_branch(session, actor, branch_id)
+    where = [Member.branch_id == branch_id]
+    query = query.strip()
+    if query:
+        like = f"%{query.replace('%', '').replace('_', '')}%"
+        where.append(or_(Member.name.like(like), Member.id_number.like(f"%{query[-6:]}")))
+    total = await session.scalar(select(func.count()).select_from(Member).where(*where)) or 0
+    pages = max(1, -(-total // page_size))
+    page = min(max(page, 0), pages - 1)
+    rows = await session.scalars(
+        select(Member)
+        .where(*where)
+        .order_by(Member.name, Member.id)
+        .offset(page * page_size)
+        .limit(page_size)
+    )
+    return MemberPage(list(rows), total, page, pages)
+
+
+def probation_end(member: Member) -> date | None:
+    """预备期 ends one year after 入党时间 (SPEC §2); unknown for month-only dates
+    is taken as the first of the month."""
+    if member.member_type != "预备" or not member.joined:
+        return None
+    from domain.dates import PartialDate, add_months
+
+    return add_months(PartialDate.from_iso(member.joined).first_day(), 12)
+
+
+async def require_writable(session: AsyncSession, actor: Actor, member_id: int) -> Member:
+    """The member, if this actor may change them (their branch's secretary)."""
+    return await require_member(session, actor, member_id, write=True)

@@ -1,0 +1,95 @@
+"""Users (用户) and the roles they hold; language choice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import write_tx
+from storage.models import RoleGrant, User
+from storage.services import audit
+from storage.services.access import Actor, Role, load_actor
+
+
+async def see_user(
+    session: AsyncSession, user_id: int, full_name: str, username: str | None, locale: str
+) -> Actor:
+    """The Actor behind an update; the user row is written only when new or renamed."""
+    user = await session.get(User, user_id)
+    if user is None or user.full_name != full_name or user.username != username:
+        async with write_tx(session):
+            user = await session.get(User, user_id)
+            if user is None:
+                user = User(id=user_id, full_name=full_name, username=username)
+                session.add(user)
+            else:
+                user.full_name, user.username = full_name, username
+    return await load_actor(session, user_id, user.locale or locale)
+
+
+async def set_locale(session: AsyncSession, user_id: int, locale: str) -> None:
+    async with write_tx(session):
+        await session.execute(update(User).where(User.id == user_id).values(locale=locale))
+
+
+async def grant_role(
+    session: AsyncSession, *, user_id: int, role: Role, org_id: int | None, granted_by: int | None
+) -> RoleGrant:
+    """Give a role (inside the caller's write transaction); idempotent."""
+    existing = await session.scalar(
+        select(RoleGrant).where(
+            RoleGrant.user_id == user_id,
+            RoleGrant.role == role.value,
+            RoleGrant.org_id.is_(None) if org_id is None else RoleGrant.org_id == org_id,
+            RoleGrant.revoked_at.is_(None),
+        )
+    )
+    if existing:
+        return existing
+    if await session.get(User, user_id) is None:
+        session.add(User(id=user_id, full_name=""))
+    grant = RoleGrant(user_id=user_id, role=role.value, org_id=org_id, granted_by=granted_by)
+    session.add(grant)
+    await session.flush()
+    audit.record(
+        session,
+        actor_id=granted_by,
+        entity="role",
+        entity_id=grant.id,
+        action="grant",
+        field=role.value,
+        new=user_id,
+        org_id=org_id,
+    )
+    return grant
+
+
+async def ensure_admins(session: AsyncSession, admin_ids: list[int]) -> None:
+    """PAICHA_ADMIN_IDS are admins from the start."""
+    if not admin_ids:
+        return
+    async with write_tx(session):
+        for user_id in admin_ids:
+            await grant_role(
+                session, user_id=user_id, role=Role.ADMIN, org_id=None, granted_by=None
+            )
+
+
+async def revoke_role(session: AsyncSession, actor: Actor, grant_id: int, now: datetime) -> None:
+    async with write_tx(session):
+        grant = await session.get(RoleGrant, grant_id)
+        if grant is None or grant.revoked_at is not None:
+            return
+        grant.revoked_at = now
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            entity="role",
+            entity_id=grant.id,
+            action="revoke",
+            field=grant.role,
+            old=grant.user_id,
+            org_id=grant.org_id,
+        )
