@@ -79,7 +79,7 @@ class TokenBucket:
 
 class Sender(BaseRequestMiddleware):
     def __init__(
-        self, *, global_rate: float = 28.0, chat_rate: float = 1.0, chat_burst: float = 5.0
+        self, *, global_rate: float = 28.0, chat_rate: float = 1.0, chat_burst: float = 20.0
     ):
         self.global_bucket = TokenBucket(global_rate, global_rate)
         self.chat_buckets: defaultdict[Any, TokenBucket] = defaultdict(

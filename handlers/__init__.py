@@ -6,10 +6,9 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    # Imported here so that building routers never happens at import time of the package.
     from handlers import common, invite, member_add, members, roster_import
 
-    return [
+    routes = [
         common.router,  # /cancel, /start, /join first: they work in every state
         invite.router,
         roster_import.router,
@@ -17,3 +16,4 @@ def get_routers() -> list[Router]:
         members.router,
         common.fallback_router,  # the catch-all last
     ]
+    return [r.build() for r in routes]

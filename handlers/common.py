@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router, html
+from aiogram import Bot, F, html
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
@@ -20,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.clock import Clock
 from domain.errors import InvalidInput
+from handlers.routes import Routes
 from storage.services import invitations, users
 from storage.services.access import Actor, Role, load_actor
 
-router = Router(name="common")
-fallback_router = Router(name="fallback")
+router = Routes("common")
+fallback_router = Routes("fallback")
 
 # (command, description, roles that see it; empty = everyone known)
 COMMANDS: tuple[tuple[str, object, tuple[Role, ...]], ...] = (

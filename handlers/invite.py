@@ -3,7 +3,7 @@ staff; committee staff invite the secretaries of their branches."""
 
 from __future__ import annotations
 
-from aiogram import Router, html
+from aiogram import html
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -13,13 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.settings import Settings
 from domain.clock import Clock
 from handlers.filters import HasRole
+from handlers.routes import Routes
 from storage.services import invitations
 from storage.services.access import Actor, Role
 from storage.services.orgs import invitable_orgs
 
-router = Router(name="invite")
-router.message.filter(HasRole(Role.ADMIN, Role.COMMITTEE))
-router.callback_query.filter(HasRole(Role.ADMIN, Role.COMMITTEE))
+router = Routes("invite")
+router.filter(HasRole(Role.ADMIN, Role.COMMITTEE))
 
 ROLE_NAMES = {"committee": "党委工作人员", "secretary": "支部书记"}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import F, Router, html
+from aiogram import F, html
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -23,12 +23,12 @@ from handlers import field_input as fi
 from handlers.branch_choice import pick_branch
 from handlers.filters import Known
 from handlers.member_view import BranchPick, MemberAction
+from handlers.routes import Routes
 from storage.services import members
 from storage.services.access import Actor, require_branch
 
-router = Router(name="member_add")
-router.message.filter(Known())
-router.callback_query.filter(Known())
+router = Routes("member_add")
+router.filter(Known())
 
 # The ID number comes second: from it the bot fills 性别 and 出生年月 itself.
 ORDER: tuple[FieldSpec, ...] = (

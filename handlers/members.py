@@ -3,7 +3,7 @@ member's card and its edit buttons (修改、转出介绍信、回执、预备/�
 
 from __future__ import annotations
 
-from aiogram import F, Router, html
+from aiogram import F, html
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -27,13 +27,13 @@ from handlers.member_view import (
     page_keyboard,
     page_text,
 )
+from handlers.routes import Routes
 from storage.models import Organisation
 from storage.services import members
 from storage.services.access import Actor, Role, require_branch
 
-router = Router(name="members")
-router.message.filter(Known())
-router.callback_query.filter(Known())
+router = Routes("members")
+router.filter(Known())
 
 # Multi-field actions from the card: each is a short walk of fields.
 WALKS = {

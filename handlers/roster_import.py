@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from aiogram import Router
+from handlers.routes import Routes
 
-router = Router(name="roster_import")
+router = Routes("roster_import")

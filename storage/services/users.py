@@ -50,6 +50,7 @@ async def grant_role(
         return existing
     if await session.get(User, user_id) is None:
         session.add(User(id=user_id, full_name=""))
+        await session.flush()  # no ORM relationship orders this insert before the grant
     grant = RoleGrant(user_id=user_id, role=role.value, org_id=org_id, granted_by=granted_by)
     session.add(grant)
     await session.flush()

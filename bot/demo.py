@@ -1,0 +1,97 @@
+"""Demo data for the sandbox (演示数据): a committee, two branches and a few
+invented members. Every name, ID number and phone here is made up."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.idcard import check_digit
+from storage.db import write_tx
+from storage.models import Member, Organisation
+from storage.services.access import Role
+from storage.services.orgs import create_org
+from storage.services.users import grant_role
+
+COMMITTEE = "示范机关党委"
+BRANCHES = ("第一党支部", "第二党支部")
+# (name, gender, birth, joined, type, last org life, last dues, phone)
+PEOPLE = (
+    (
+        "赵示一",
+        "男",
+        date(1972, 3, 8),
+        "1996-07",
+        "正式",
+        date(2026, 10, 20),
+        date(2026, 10, 20),
+        "13900000001",
+    ),
+    (
+        "钱示二",
+        "女",
+        date(1985, 11, 2),
+        "2008-06",
+        "正式",
+        date(2025, 12, 5),
+        date(2026, 1, 10),
+        "13900000002",
+    ),
+    ("孙示三", "男", date(1990, 6, 15), "2014-05", "正式", date(2024, 4, 1), None, None),
+    (
+        "李示四",
+        "女",
+        date(1998, 1, 21),
+        "2025-12",
+        "预备",
+        date(2026, 11, 1),
+        date(2026, 11, 1),
+        "13900000004",
+    ),
+    ("周示五", "男", date(1979, 9, 30), "2003-07", "正式", None, None, None),
+)
+
+
+def demo_id(birth: date, male: bool, serial: int) -> str:
+    first17 = f"410102{birth:%Y%m%d}{serial * 2 + (1 if male else 0):03d}"
+    return first17 + check_digit(first17)
+
+
+async def seed_demo(session: AsyncSession, user_id: int) -> None:
+    """Idempotent: a second sandbox start finds the demo already there."""
+    if await session.scalar(select(Organisation.id).where(Organisation.name == COMMITTEE)):
+        return
+    committee = await create_org(
+        session, name=COMMITTEE, kind="committee", parent_id=None, actor_id=None
+    )
+    branches = [
+        await create_org(session, name=name, kind="branch", parent_id=committee.id, actor_id=None)
+        for name in BRANCHES
+    ]
+    async with write_tx(session):
+        for serial, (name, gender, birth, joined, kind, org_life, dues, phone) in enumerate(
+            PEOPLE, 1
+        ):
+            session.add(
+                Member(
+                    branch_id=branches[serial % 2].id if serial > 3 else branches[0].id,
+                    name=name,
+                    gender=gender,
+                    birth=f"{birth:%Y-%m}",
+                    joined=joined,
+                    member_type=kind,
+                    id_number=demo_id(birth, gender == "男", serial),
+                    last_org_life=org_life,
+                    last_dues=dues,
+                    phone=phone,
+                )
+            )
+        await grant_role(session, user_id=user_id, role=Role.ADMIN, org_id=None, granted_by=None)
+        await grant_role(
+            session, user_id=user_id, role=Role.COMMITTEE, org_id=committee.id, granted_by=None
+        )
+        await grant_role(
+            session, user_id=user_id, role=Role.SECRETARY, org_id=branches[0].id, granted_by=None
+        )
