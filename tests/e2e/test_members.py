@@ -204,6 +204,7 @@ async def test_committee_reads_branches_under_it_but_cannot_edit(branch_world):
     staff = branch_world.user(201)
     await staff.send("/members")
     choice = await staff.reply()
+    assert {"一支部", "二支部"} <= set(choice.button_texts)
     await staff.press("二支部")
     page = await staff.reply()
     assert "共2人" in page.text
