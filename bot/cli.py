@@ -39,7 +39,11 @@ def _run(settings: Settings) -> int:
 
 
 def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from bot.sandbox import run_sandbox
+
+    Path(args.dir).mkdir(parents=True, exist_ok=True)
 
     return asyncio.run(run_sandbox(settings, data_dir=args.dir, script=args.script))
 

@@ -37,8 +37,7 @@ def _script_input(path: str):  # type: ignore[no-untyped-def]
 
 
 async def run_sandbox(settings: Settings, *, data_dir: str, script: str | None = None) -> int:
-    files = Path(data_dir)
-    files.mkdir(parents=True, exist_ok=True)
+    files = Path(data_dir)  # made by the CLI before the loop starts
     async with BotApiEmulator() as emulator:
         sandbox_settings = settings.model_copy(
             update={
