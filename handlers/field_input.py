@@ -11,6 +11,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
+from domain.errors import N_
 from domain.member_fields import FieldSpec, Kind
 
 SKIP, TODAY, CLEAR, REST = "skip", "today", "clear", "rest"
@@ -23,10 +24,10 @@ class FieldAnswer(CallbackData, prefix="fa"):
 
 
 _HINTS = {
-    Kind.MONTH: "例如 1985-06 或 1985年6月（知道具体日期也可以写上）",
-    Kind.DAY: "例如 2026-03-18、2026.3.18 或 2026年3月18日",
-    Kind.ID_NUMBER: "18位身份证号，最后一位可以是X",
-    Kind.PHONE: "例如 13900001234",
+    Kind.MONTH: N_("例如 1985-06 或 1985年6月（知道具体日期也可以写上）"),
+    Kind.DAY: N_("例如 2026-03-18、2026.3.18 或 2026年3月18日"),
+    Kind.ID_NUMBER: N_("18位身份证号，最后一位可以是X"),
+    Kind.PHONE: N_("例如 13900001234"),
 }
 
 
@@ -47,9 +48,9 @@ def prompt(
 ) -> tuple[str, InlineKeyboardMarkup]:
     optional = not spec.required if optional is None else optional
     head = f"{step} " if step else ""
-    ask = _("请输入“{label}”").format(label=spec.label)
+    ask = _("请输入“{label}”").format(label=_(spec.label))
     if spec.kind in (Kind.CHOICE, Kind.YES_NO):
-        ask = _("请选择“{label}”").format(label=spec.label)
+        ask = _("请选择“{label}”").format(label=_(spec.label))
     text = f"{head}{ask}" + ("" if not optional else _("（可跳过）"))
     hint = _HINTS.get(spec.kind)
     if hint:

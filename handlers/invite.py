@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import Settings
 from domain.clock import Clock
+from domain.errors import N_
 from handlers.filters import HasRole
 from handlers.routes import Routes
 from storage.services import invitations
@@ -21,7 +22,7 @@ from storage.services.orgs import invitable_orgs
 router = Routes("invite")
 router.filter(HasRole(Role.ADMIN, Role.COMMITTEE))
 
-ROLE_NAMES = {"committee": "党委工作人员", "secretary": "支部书记"}
+ROLE_NAMES = {"committee": N_("党委工作人员"), "secretary": N_("支部书记")}
 
 
 class InviteInto(CallbackData, prefix="inv"):

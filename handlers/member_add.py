@@ -79,7 +79,7 @@ async def _summary(message: Message, state: FSMContext) -> None:
     lines = [_("<b>请核对，确认后保存：</b>")]
     for spec in ORDER:
         if spec.key in values and values[spec.key] is not None:
-            lines.append(f"{spec.label}：{html.quote(spec.display(values[spec.key]))}")
+            lines.append(f"{_(spec.label)}：{html.quote(spec.display(values[spec.key]))}")
     keyboard = InlineKeyboardMarkup(
         inline_keyboard=[
             [InlineKeyboardButton(text=_("✅ 保存"), callback_data="add:save")],
@@ -171,7 +171,7 @@ async def tapped_answer(
         return
     if callback_data.value == fi.SKIP:
         if spec.required:
-            raise InvalidInput("“{label}”必须填写。", label=spec.label)
+            raise InvalidInput("“{label}”必须填写。", label=_(spec.label))
         await _ask(call.message, state, data["index"] + 1)
         return
     try:
@@ -191,7 +191,7 @@ async def not_text(message: Message) -> None:
 async def choose_fix(call: CallbackQuery) -> None:
     assert isinstance(call.message, Message)
     buttons = [
-        InlineKeyboardButton(text=spec.label, callback_data=f"add:fix:{i}")
+        InlineKeyboardButton(text=_(spec.label), callback_data=f"add:fix:{i}")
         for i, spec in enumerate(ORDER)
     ]
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]

@@ -114,8 +114,8 @@ def card_text(member: Member, branch_name: str) -> str:
         value = getattr(member, spec.key)
         if value is None and not spec.required:
             continue
-        lines.append(f"{spec.label}：{html.quote(spec.display(value))}")
-    missing = [s.label for s in FIELDS if s.ask_on_add and getattr(member, s.key) is None]
+        lines.append(f"{_(spec.label)}：{html.quote(spec.display(value))}")
+    missing = [_(s.label) for s in FIELDS if s.ask_on_add and getattr(member, s.key) is None]
     if missing:
         lines.append(_("未填写：{fields}").format(fields="、".join(missing)))
     return "\n".join(lines)
@@ -150,7 +150,7 @@ def card_keyboard(member: Member, *, can_write: bool) -> InlineKeyboardMarkup:
 def fields_keyboard(member_id: int, action: str = "field") -> InlineKeyboardMarkup:
     buttons = [
         InlineKeyboardButton(
-            text=spec.label,
+            text=_(spec.label),
             callback_data=MemberAction(action=action, member_id=member_id, arg=spec.key).pack(),
         )
         for spec in FIELDS
