@@ -40,10 +40,18 @@ class Paicha:
         await self.engine.dispose()
 
 
+def quiet_data_loggers() -> None:
+    """Drivers log statements with their parameters at DEBUG: that would put
+    member data in the log (R-CONFIDENTIAL), so they never log below WARNING."""
+    for name in ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 async def assemble(
     settings: Settings, clock: Clock | None = None, *, migrate: bool = True
 ) -> Paicha:
     """Upgrade the schema, grant the configured admins, build bot and dispatcher."""
+    quiet_data_loggers()
     if migrate:
         await upgrade_async(settings.database_url)
     engine = create_engine(settings.database_url)
