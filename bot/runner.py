@@ -13,6 +13,7 @@ from aiogram import Bot, Dispatcher
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import build_bot, build_dispatcher
+from bot.sender import Sender
 from bot.settings import Settings
 from domain.clock import Clock
 from storage.db import create_engine, make_sessionmaker
@@ -30,6 +31,7 @@ class Paicha:
     bot: Bot
     dp: Dispatcher
     clock: Clock
+    sender: Sender
 
     async def poll(self) -> None:
         await self.bot.delete_webhook(drop_pending_updates=False)
@@ -59,6 +61,7 @@ async def assemble(
     async with sessionmaker() as session:
         await ensure_admins(session, settings.paicha_admin_ids)
     clock = clock or Clock(ZoneInfo(settings.timezone))
-    bot = build_bot(settings)
+    sender = Sender()
+    bot = build_bot(settings, sender)
     dp = build_dispatcher(settings, sessionmaker, clock)
-    return Paicha(settings, engine, sessionmaker, bot, dp, clock)
+    return Paicha(settings, engine, sessionmaker, bot, dp, clock, sender)
