@@ -16,6 +16,7 @@ from bot.app import build_bot, build_dispatcher
 from bot.sender import Sender
 from bot.settings import Settings
 from domain.clock import Clock
+from handlers.common import publish_default_commands
 from storage.db import create_engine, make_sessionmaker
 from storage.migrate import upgrade_async
 from storage.services.users import ensure_admins
@@ -35,6 +36,7 @@ class Paicha:
 
     async def poll(self) -> None:
         await self.bot.delete_webhook(drop_pending_updates=False)
+        await publish_default_commands(self.bot)
         await self.dp.start_polling(self.bot, handle_signals=False, close_bot_session=False)
 
     async def close(self) -> None:

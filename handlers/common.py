@@ -55,6 +55,23 @@ async def publish_commands(bot: Bot, actor: Actor) -> None:
     )
 
 
+async def publish_default_commands(bot: Bot) -> None:
+    """What everyone sees before joining: how to join, help, language."""
+    await bot.set_my_commands([
+        BotCommand(command="join", description="输入邀请码加入"),
+        BotCommand(command="help", description="帮助"),
+        BotCommand(command="lang", description="切换语言 / Language"),
+    ])
+    await bot.set_my_commands(
+        [
+            BotCommand(command="join", description="Join with an invitation code"),
+            BotCommand(command="help", description="Help"),
+            BotCommand(command="lang", description="Language / 语言"),
+        ],
+        language_code="en",
+    )
+
+
 def stranger_text() -> str:
     return _(
         "您好！这是党员组织关系集中排查工作助手“排查”。\n"
