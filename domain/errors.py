@@ -19,5 +19,12 @@ class InvalidInput(ValueError):
         self.params = params
 
     def render(self, gettext=None) -> str:  # type: ignore[no-untyped-def]
-        text = gettext(self.message) if gettext else self.message
-        return text.format(**self.params) if self.params else text
+        if gettext is None:
+            return self.message.format(**self.params) if self.params else self.message
+        # A field's label is a msgid too (marked with N_ in the catalogue).
+        params = {
+            k: gettext(v) if k == "label" and isinstance(v, str) else v
+            for k, v in self.params.items()
+        }
+        text = gettext(self.message)
+        return text.format(**params) if params else text

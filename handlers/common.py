@@ -164,7 +164,8 @@ async def choose_language(message: Message) -> None:
 async def set_language(call: CallbackQuery, session: AsyncSession, actor: Actor) -> None:
     locale = (call.data or "lang:zh").split(":")[1]
     await users.set_locale(session, actor.user_id, locale)
-    text = "已切换为中文。" if locale == "zh" else "Language set to English."
+    language = "中文" if locale == "zh" else "English"
+    text = _("语言已切换为：{language}", locale=locale).format(language=language)
     if isinstance(call.message, Message):
         await call.message.edit_text(text)
 
