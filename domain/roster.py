@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from domain.errors import N_, InvalidInput
@@ -45,6 +46,8 @@ _ALIASES = {
 _IGNORED = {"序号", "错误说明"}
 # A row starting with one of these is the form's footer: the table ends there.
 _FOOTER_WORDS = ("审核领导", "填表人", "填表日期", "注：", "说明：", "填写说明")
+
+_UNSHARED = frozenset({"name", "id_number", "phone"})  # unique per member: not worth sharing
 
 # The template's sample row (an invented member). It is skipped on import, so
 # a secretary who forgets to delete it does not add 张示例 to the branch.
@@ -83,8 +86,17 @@ class RowError:
 
 @dataclass(frozen=True, slots=True)
 class ParsedRow:
+    """One clean row. Kept as a tuple against the file's shared key tuple, not
+    a dict per row: 100,000 rows must fit in memory beside the workbook."""
+
     row: int
-    values: dict[str, Any]  # only the cells that were filled in: a blank cell changes nothing
+    keys: tuple[str, ...]  # the same tuple object for every row of a file
+    data: tuple[Any, ...]  # values in ``keys`` order; None where the cell was blank
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Only the cells that were filled in: a blank cell changes nothing."""
+        return {k: v for k, v in zip(self.keys, self.data, strict=True) if v is not None}
 
 
 @dataclass(frozen=True)
@@ -215,7 +227,7 @@ def _float_text(value: float, spec: FieldSpec) -> str:
                 "身份证号被Excel存成了数字（{shown}），后几位已经丢失。"
                 "请把“身份证号”列设置为“文本”格式，重新输入号码后再上传。"
             ),
-            shown=f"{value:.0f}",
+            shown=int(Decimal(f"{value:.15g}")),  # as Excel shows it: 15 digits, then zeros
         )
     if value.is_integer():
         return str(int(value))  # 2016.0 → "2016", a phone 13900001234.0 → "13900001234"
@@ -245,6 +257,10 @@ def parse_rows(
     result = RosterParse(header)
     first_with_id: dict[str, int] = {}
     first_without_id: dict[tuple[str, str], int] = {}
+    keys = tuple(spec.key for spec in header.fields.values())
+    # One object per distinct value (months, dates, 汉族, the work unit …):
+    # real registers repeat these on most rows; names, IDs and phones do not.
+    shared: dict[Any, Any] = {}
     count = 0
     for row_no, cells in _table_rows(rows, header):
         count += 1
@@ -263,7 +279,11 @@ def parse_rows(
         if duplicate:
             result.errors.append(duplicate)
             continue
-        result.rows.append(ParsedRow(row_no, values))
+        data = tuple(
+            shared.setdefault(v, v) if k not in _UNSHARED and isinstance(v, str | date) else v
+            for k, v in ((k, values.get(k)) for k in keys)
+        )
+        result.rows.append(ParsedRow(row_no, keys, data))
     return result
 
 

@@ -57,11 +57,13 @@ async def publish_commands(bot: Bot, actor: Actor) -> None:
 
 async def publish_default_commands(bot: Bot) -> None:
     """What everyone sees before joining: how to join, help, language."""
-    await bot.set_my_commands([
-        BotCommand(command="join", description="输入邀请码加入"),
-        BotCommand(command="help", description="帮助"),
-        BotCommand(command="lang", description="切换语言 / Language"),
-    ])
+    await bot.set_my_commands(
+        [
+            BotCommand(command="join", description="输入邀请码加入"),
+            BotCommand(command="help", description="帮助"),
+            BotCommand(command="lang", description="切换语言 / Language"),
+        ]
+    )
     await bot.set_my_commands(
         [
             BotCommand(command="join", description="Join with an invitation code"),

@@ -13,9 +13,16 @@ _GIVEN = ["测一", "示二", "样三", "例四", "虚五", "拟六", "演七", 
 _serial = itertools.count(1)
 
 
-def id_number(birth: date = date(1985, 6, 15), *, male: bool = True, region: str = "410102") -> str:
-    """A valid 18-digit 身份证号 for an invented person."""
-    seq = next(_serial) % 500
+def id_number(
+    birth: date = date(1985, 6, 15),
+    *,
+    male: bool = True,
+    region: str = "410102",
+    serial: int | None = None,
+) -> str:
+    """A valid 18-digit 身份证号 for an invented person; the same ``serial``
+    gives the same number."""
+    seq = (next(_serial) if serial is None else serial) % 500
     order = seq * 2 + (1 if male else 0)
     first17 = f"{region}{birth:%Y%m%d}{order:03d}"
     return first17 + check_digit(first17)
@@ -40,7 +47,7 @@ def member_values(i: int = 0, **overrides: object) -> dict[str, object]:
         "birth": birth.strftime("%Y-%m"),
         "joined": f"{birth.year + 25}-07",
         "member_type": "正式",
-        "id_number": id_number(birth, male=male),
+        "id_number": id_number(birth, male=male, serial=i),
     }
     values.update(overrides)
     return values

@@ -19,13 +19,17 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import re
+import time
 import zipfile
+import zlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
-from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
+from openpyxl.utils import get_column_letter
+from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +50,7 @@ from storage.models import AuditEvent, Member, Organisation
 from storage.services.access import Actor, Role, require_branch
 from storage.services.audit import as_text
 
+_T = TypeVar("_T")
 Progress = Callable[[int, int], Awaitable[None]]
 Report = Callable[[int, int], None]
 
@@ -55,6 +60,9 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # .xls, and any password-protected Office file
 # A real register expands 5–15 times when unzipped; far more is a zip bomb
 # that would exhaust memory once the reader inflates it.
 _MAX_EXPANSION = 40
+_BREATHE_EVERY = 200  # rows: about 40 ms of work in the worker thread
+_SLACK_ROWS = 1000  # title, header block, header rows, footer and some blank rows
+_MAX_COLUMNS = 60  # the template has 25; room for a few added columns
 
 
 @dataclass(frozen=True)
@@ -95,25 +103,31 @@ async def import_roster(
     once when checked and once when saved, so ``total`` is twice the rows.
     """
     await require_branch(session, actor, branch_id, write=True)
-    parsed, estimate = await _in_thread(progress, _read, data, today, max_rows, max_bytes)
-    total = 2 * estimate
+    # End the read transaction (as write_tx would): none stays open while the file is read.
+    await session.commit()
+    parsed, estimate, sheet = await _in_thread(progress, _read, data, today, max_rows, max_bytes)
+    source: CalamineSheet | bytes = sheet  # kept for the error workbook: no second inflating
+    del sheet
     if parsed.errors:
         # Nothing will be saved; still look up the clean rows so that an ID
         # number already registered elsewhere is reported in the same round.
         plan = await _plan(session, actor, branch_id, parsed.rows)
-        await session.rollback()
+        await session.commit()  # only reads were made
     else:
+        source = data  # frees the sheet's cells (~1 KB a row) before the rows are written
         async with write_tx(session):
             plan = await _plan(session, actor, branch_id, parsed.rows)
             if not plan.errors:
                 await _write(session, actor, branch_id, plan, _stepper(progress, estimate))
     errors = sorted([*parsed.errors, *plan.errors], key=lambda e: e.row)
     if progress:
-        await progress(total, total)
-    if errors:
-        workbook = await asyncio.to_thread(_error_workbook, data, parsed.header, errors)
-        return _result(parsed, plan, errors, workbook)
-    return _result(parsed, plan, errors, None)
+        await progress(2 * estimate, 2 * estimate)
+    if not errors:
+        return _result(parsed, plan, errors, None)
+    parsed.rows.clear()  # nothing is saved: free the rows before the workbook is built
+    plan.creates.clear()
+    workbook = await asyncio.to_thread(_error_workbook, source, parsed.header, errors)
+    return _result(parsed, plan, errors, workbook)
 
 
 def _result(
@@ -156,12 +170,14 @@ async def _in_thread(progress: Progress | None, func: Callable[..., Any], *args:
     work = asyncio.ensure_future(asyncio.to_thread(func, *args, report))
     while not work.done():
         getter = asyncio.ensure_future(queue.get())
-        await asyncio.wait({work, getter}, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            await asyncio.wait({work, getter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not getter.done():
+                getter.cancel()  # the work ended first (or we are cancelled): stop waiting
         if getter.done():
             assert progress is not None
             await progress(*getter.result())
-        else:
-            getter.cancel()
     return work.result()
 
 
@@ -170,35 +186,47 @@ async def _in_thread(progress: Progress | None, func: Callable[..., Any], *args:
 
 def _read(
     data: bytes, today: date, max_rows: int, max_bytes: int, report: Report
-) -> tuple[RosterParse, int]:
-    _check_container(data, max_bytes)
-    with _open(data) as book:
-        sheet = book.get_sheet_by_index(_first_sheet(book))
-        rows = enumerate(sheet.iter_rows(), 1)  # the reader numbers from row 1, blank rows too
-        top = list(itertools.islice(rows, HEADER_SCAN_ROWS))
-        header = find_header([cells for _, cells in top])
-        estimate = max(1, sheet.height - header.row)
-        feed = _counted(itertools.chain(top, rows), header.row, estimate, report)
-        parsed = parse_rows(feed, header, today=today, max_rows=max_rows)
+) -> tuple[RosterParse, int, CalamineSheet]:
+    """Parse the upload; the sheet is returned for the error workbook, so that
+    a file with errors is not inflated a second time (memory, not only time)."""
+    _check_container(data, max_bytes, max_rows)
+    sheet = _sheet(data)
+    rows = enumerate(sheet.iter_rows(), 1)  # the reader numbers from row 1, blank rows too
+    top = list(itertools.islice(rows, HEADER_SCAN_ROWS))
+    header = find_header([cells for _, cells in top])
+    estimate = max(1, sheet.height - header.row)
+    feed = _counted(itertools.chain(top, rows), header.row, estimate, report)
+    parsed = parse_rows(feed, header, today=today, max_rows=max_rows)
     if not parsed.rows and not parsed.errors:
         raise InvalidInput(
             N_("表格里没有要导入的党员：表头下面都是空行（示例行不导入）。请填写后再上传。")
         )
-    return parsed, estimate
+    return parsed, estimate, sheet
 
 
 def _counted(
     rows: Iterator[tuple[int, Sequence[object]]], header_row: int, estimate: int, report: Report
 ) -> Iterator[tuple[int, Sequence[object]]]:
     step = max(1, estimate // 20)
-    for item in rows:
+    for item in _breathing(rows):
         below = item[0] - header_row
         if below > 0 and below % step == 0:
             report(min(below, estimate), 2 * estimate)
         yield item
 
 
-def _check_container(data: bytes, max_bytes: int) -> None:
+def _breathing(rows: Iterator[_T]) -> Iterator[_T]:
+    """Pause 1 ms every few hundred rows. A CPU-bound thread that also writes
+    small chunks (openpyxl to its temp file) keeps re-taking the GIL and the
+    event loop waits a second at a time (CPython's convoy effect); the pause
+    hands the GIL over: the bot answers within tens of milliseconds."""
+    for count, item in enumerate(rows, 1):
+        if count % _BREATHE_EVERY == 0:
+            time.sleep(0.001)
+        yield item
+
+
+def _check_container(data: bytes, max_bytes: int, max_rows: int) -> None:
     if len(data) > max_bytes:
         raise InvalidInput(
             N_(
@@ -220,46 +248,86 @@ def _check_container(data: bytes, max_bytes: int) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
+            if "xl/workbook.xml" not in names:
+                raise InvalidInput(
+                    N_("这不是Excel表格（.xlsx）文件。请上传用党员名册模板填写的.xlsx文件。")
+                )
             unzipped = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, ValueError, EOFError):
+            if unzipped > _MAX_EXPANSION * max(len(data), max_bytes // 4):
+                raise _corrupt()
+            for name in sorted(n for n in names if n.startswith("xl/worksheets/sheet")):
+                _check_extent(archive, name, max_rows)
+    except InvalidInput:  # a ValueError too: let it through as it is
+        raise
+    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError):
         raise _corrupt() from None
-    if "xl/workbook.xml" not in names:
+
+
+_ROW_REF = re.compile(rb'<row r="(\d+)"')
+_WIDE_REF = re.compile(rb'<c r="([A-Z]{2,3})\d')
+
+
+def _check_extent(archive: zipfile.ZipFile, name: str, max_rows: int) -> None:
+    """The reader allocates every cell of the sheet's bounding box: one stray
+    value in row 1,048,576 or column XFD would take gigabytes, so the extent is
+    measured in the XML first (about 0.6 s for 100,000 rows)."""
+    last_row, last_column, tail = 0, 0, b""
+    with archive.open(name) as part:
+        while chunk := part.read(1 << 20):
+            text = tail + chunk
+            last_row = max([last_row, *(int(r) for r in _ROW_REF.findall(text))])
+            last_column = max([last_column, *(_column_index(c) for c in _WIDE_REF.findall(text))])
+            tail = text[-40:]  # a reference cut by the chunk edge is read whole next time
+    if last_row > max_rows + _SLACK_ROWS:
         raise InvalidInput(
-            N_("这不是Excel表格（.xlsx）文件。请上传用党员名册模板填写的.xlsx文件。")
+            N_(
+                "表格第{row}行还有内容，超过了一次最多导入的{max}行。请删除下方多余的行，或分成几个文件上传。"
+            ),
+            row=last_row,
+            max=max_rows,
         )
-    if unzipped > _MAX_EXPANSION * max(len(data), max_bytes // 4):
-        raise _corrupt()
+    if last_column > _MAX_COLUMNS:
+        raise InvalidInput(
+            N_("表格第{column}列还有内容，超出了党员名册的范围。请删除右侧多余的列后再上传。"),
+            column=get_column_letter(last_column),
+        )
+
+
+def _column_index(letters: bytes) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + letter - 64
+    return index
 
 
 def _corrupt() -> InvalidInput:
     return InvalidInput(N_("文件已损坏，无法打开。请在Excel中打开并重新保存为.xlsx后再上传。"))
 
 
-def _open(data: bytes) -> CalamineWorkbook:
+def _sheet(data: bytes) -> CalamineSheet:
+    """The first visible worksheet, read whole (the reader has no streaming mode)."""
     try:
-        return CalamineWorkbook.from_filelike(io.BytesIO(data))
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        for index, meta in enumerate(book.sheets_metadata):
+            if meta.typ == SheetTypeEnum.WorkSheet and meta.visible == SheetVisibleEnum.Visible:
+                return book.get_sheet_by_index(index)
     except BaseException as exc:  # the Rust reader panics (BaseException) on some damage
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         raise _corrupt() from None
-
-
-def _first_sheet(book: CalamineWorkbook) -> int:
-    for index, meta in enumerate(book.sheets_metadata):
-        if meta.typ == SheetTypeEnum.WorkSheet and meta.visible == SheetVisibleEnum.Visible:
-            return index
     raise InvalidInput(N_("文件里没有可见的工作表。请把党员名册放在第一个工作表。"))
 
 
-def _error_workbook(data: bytes, header: HeaderMap, errors: list[RowError]) -> bytes:
+def _error_workbook(
+    source: CalamineSheet | bytes, header: HeaderMap, errors: list[RowError]
+) -> bytes:
     messages: dict[int, list[str]] = {}
     for error in errors:
         text = f"{error.column}：{error.message}" if error.column else error.message
         messages.setdefault(error.row, []).append(text)
-    with _open(data) as book:
-        sheet = book.get_sheet_by_index(_first_sheet(book))
-        joined = {row: "；".join(texts) for row, texts in messages.items()}
-        return error_workbook(header, enumerate(sheet.iter_rows(), 1), joined)
+    sheet = _sheet(source) if isinstance(source, bytes) else source
+    joined = {row: "；".join(texts) for row, texts in messages.items()}
+    return error_workbook(header, _breathing(enumerate(sheet.iter_rows(), 1)), joined)
 
 
 # --- matching and writing (on the event loop, inside the transaction) ---
@@ -273,7 +341,7 @@ Changes = dict[str, tuple[Any, Any]]  # field → (old, new)
 
 @dataclass
 class _Plan:
-    creates: list[dict[str, Any]] = field(default_factory=list)
+    creates: list[ParsedRow] = field(default_factory=list)
     updates: list[tuple[int, Changes]] = field(default_factory=list)
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
@@ -287,11 +355,12 @@ async def _plan(
     people: dict[tuple[str, str], list[tuple[int, str | None]]] | None = None
     for start in range(0, len(rows), _LOOKUP_CHUNK):
         chunk = rows[start : start + _LOOKUP_CHUNK]
-        ids = [r.values["id_number"] for r in chunk if "id_number" in r.values]
+        values = [r.values for r in chunk]
+        ids = [v["id_number"] for v in values if "id_number" in v]
         found = {m.id_number: m for m in await _members(session, Member.id_number, ids)}
-        matched: list[tuple[ParsedRow, int]] = []
-        for parsed in chunk:
-            hit = found.get(parsed.values.get("id_number"))
+        matched: list[tuple[int, dict[str, Any], int]] = []
+        for parsed, row_values in zip(chunk, values, strict=True):
+            hit = found.get(row_values.get("id_number"))
             if hit is not None and hit.branch_id != branch_id:
                 plan.errors.append(await _elsewhere(session, actor, parsed.row, hit.branch_id))
                 continue
@@ -300,22 +369,22 @@ async def _plan(
             else:
                 if people is None:
                     people = await _people(session, branch_id)
-                member_id, error = _match(parsed, people)
+                member_id, error = _match(parsed.row, row_values, people)
                 if error:
                     plan.errors.append(error)
                     continue
             if member_id is None:
-                plan.creates.append(parsed.values)
+                plan.creates.append(parsed)
             elif member_id in claimed:
                 plan.errors.append(_claimed_twice(parsed.row, claimed[member_id]))
             else:
                 claimed[member_id] = parsed.row
-                matched.append((parsed, member_id))
+                matched.append((parsed.row, row_values, member_id))
         by_id = {m.id: m for m in found.values()}
-        missing = [mid for _, mid in matched if mid not in by_id]
+        missing = [mid for _, _, mid in matched if mid not in by_id]
         by_id.update({m.id: m for m in await _members(session, Member.id, missing)})
-        for parsed, member_id in matched:
-            changes = _changes(by_id[member_id], parsed.values)
+        for _, row_values, member_id in matched:
+            changes = _changes(by_id[member_id], row_values)
             if changes:
                 plan.updates.append((member_id, changes))
             else:
@@ -343,12 +412,11 @@ async def _people(
 
 
 def _match(
-    parsed: ParsedRow, people: dict[tuple[str, str], list[tuple[int, str | None]]]
+    row: int, values: dict[str, Any], people: dict[tuple[str, str], list[tuple[int, str | None]]]
 ) -> tuple[int | None, RowError | None]:
     """A row whose ID number is not on file is the branch member with the same
     name and birth month, if there is exactly one — for a row with an ID number,
     only a member still without one (the ID is being added). Otherwise it is new."""
-    values = parsed.values
     candidates = people.get((values["name"], values["birth"][:7]), [])
     if "id_number" in values:
         candidates = [c for c in candidates if c[1] is None]
@@ -357,7 +425,7 @@ def _match(
             N_("本支部有{count}名党员的姓名和出生年月都与此行相同，请填写身份证号以便区分。"),
             count=len(candidates),
         )
-        return None, RowError(parsed.row, FIELD_BY_KEY["id_number"].label, message.render())
+        return None, RowError(row, FIELD_BY_KEY["id_number"].label, message.render())
     return (candidates[0][0] if candidates else None), None
 
 
@@ -405,7 +473,12 @@ async def _write(
     session: AsyncSession, actor: Actor, branch_id: int, plan: _Plan, progress: Progress | None
 ) -> None:
     count, done = len(plan.creates) + len(plan.updates), 0
-    step = max(_WRITE_CHUNK, count // 20)
+
+    async def advance(rows: int) -> None:
+        nonlocal done
+        before, done = done, done + rows
+        if progress and done * 20 // count > before * 20 // count:  # a 5% mark was passed
+            await progress(done, count)
 
     def audit(
         member_id: int, action: str, key: str | None = None, old: Any = None, new: Any = None
@@ -425,13 +498,12 @@ async def _write(
     for start in range(0, len(plan.creates), _WRITE_CHUNK):
         chunk = plan.creates[start : start + _WRITE_CHUNK]
         # Every dict carries every column, so the driver runs one batched statement.
-        params = [{"branch_id": branch_id, **{k: v.get(k) for k in _KEYS}} for v in chunk]
-        statement = insert(Member).returning(Member.id, sort_by_parameter_order=True)
+        params = [{"branch_id": branch_id, **dict.fromkeys(_KEYS), **r.values} for r in chunk]
+        # Ids in any order: each new member gets one "create" event, whichever row it was.
+        statement = insert(Member).returning(Member.id)
         member_ids = (await session.scalars(statement, params)).all()
         await session.execute(insert(AuditEvent), [audit(m, "create") for m in member_ids])
-        done += len(chunk)
-        if progress and done % step < _WRITE_CHUNK:
-            await progress(done, count)
+        await advance(len(chunk))
     for start in range(0, len(plan.updates), _WRITE_CHUNK):
         chunk = plan.updates[start : start + _WRITE_CHUNK]
         # Rows changing the same fields go together: one executemany per shape.
@@ -448,6 +520,4 @@ async def _write(
             for key, (old, new) in changes.items()
         ]
         await session.execute(insert(AuditEvent), events)
-        done += len(chunk)
-        if progress and done % step < _WRITE_CHUNK:
-            await progress(done, count)
+        await advance(len(chunk))

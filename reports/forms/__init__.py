@@ -1,0 +1,1 @@
+"""The official forms (SPEC §7), each a small declarative ``reports.builder.Form``."""
