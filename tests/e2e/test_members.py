@@ -216,3 +216,28 @@ async def test_committee_reads_branches_under_it_but_cannot_edit(branch_world):
 def test_longest_callback_data_fits_in_64_bytes():
     packed = MemberAction(action="letter", member_id=2**31 - 1, arg="transfer_receipt_date").pack()
     assert len(packed.encode()) <= 64
+
+
+async def test_mark_a_probationary_member_full_asks_the_date(branch_world):
+    from storage.db import write_tx
+
+    [member_id] = await branch_world.members("一支部", 1)
+    async with branch_world.app.sessionmaker() as s, write_tx(s):
+        (await s.get(Member, member_id)).member_type = "预备"
+    sec = branch_world.user(101)
+    await sec.send("/members")
+    await sec.reply()
+    await sec.press("1")
+    await sec.reply()
+    await sec.press("转为正式党员")
+    assert "转正时间" in (await sec.reply()).text
+    await sec.send("1990-01")  # before 入党时间: refused
+    assert "不能早于入党时间" in (await sec.reply()).text
+    await sec.send("2026年7月")
+    card = (await sec.wait_idle())[-1]
+    assert "正式党员" in card.text and "改为预备党员" in card.button_texts
+    await sec.press("改为预备党员")
+    await sec.wait_idle()
+    async with branch_world.app.sessionmaker() as s:
+        member = await s.get(Member, member_id)
+    assert (member.member_type, member.full_member_since) == ("预备", None)
