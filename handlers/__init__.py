@@ -6,7 +6,17 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import common, invite, member_add, members, roster_import
+    from handlers import (
+        common,
+        dossier,
+        invite,
+        meetings,
+        member_add,
+        members,
+        roster_import,
+        search_log,
+        situations,
+    )
 
     routes = [
         common.router,  # /cancel, /start, /join first: they work in every state
@@ -14,6 +24,10 @@ def get_routers() -> list[Router]:
         roster_import.router,
         member_add.router,
         members.router,
+        situations.router,
+        search_log.router,
+        meetings.router,
+        dossier.router,
         common.fallback_router,  # the catch-all last
     ]
     return [r.build() for r in routes]

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -176,3 +177,138 @@ class FsmRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class Meeting(Base):
+    """A branch's organisation-life meeting or dues collection (组织生活 / 交纳党费):
+    everyone ticked gets its date as their last contact (R-LOST-6M)."""
+
+    __tablename__ = "meeting"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # org_life | dues | both
+    held_on: Mapped[date] = mapped_column(Date)
+    recorded_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class MeetingAttendance(Base):
+    __tablename__ = "meeting_attendance"
+
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), primary_key=True, index=True)
+
+
+class ContactAttempt(Base):
+    """One search attempt (查找联系失联党员情况记录表, seed 001 附件3).
+
+    A correction never overwrites: it adds a new row that ``replaces_id`` the
+    old one, and the old row gets ``superseded_by_id`` (R-DOSSIER).
+    """
+
+    __tablename__ = "contact_attempt"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    channel_group: Mapped[int] = mapped_column(Integer)
+    result: Mapped[str] = mapped_column(String(16))
+    attempted_on: Mapped[date] = mapped_column(Date)
+    contact_person: Mapped[str | None] = mapped_column(String(60))  # whom it reached
+    note: Mapped[str | None] = mapped_column(String(500))
+    recorded_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("contact_attempt.id"))
+    superseded_by_id: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_contact_attempt_member", "member_id", "attempted_on"),)
+
+
+class AttemptEvidence(Base):
+    """A photo or document kept as an attempt's evidence (查找凭证). The bytes are
+    stored here, not only a Telegram file id: the 2017 review reads them."""
+
+    __tablename__ = "attempt_evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("contact_attempt.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # photo | document
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    mime_type: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    telegram_file_id: Mapped[str | None] = mapped_column(String(200))
+    added_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ImpossibleChannel(Base):
+    """Why a channel group could not be used for a member (R-EXHAUSTED)."""
+
+    __tablename__ = "impossible_channel"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    channel_group: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(300))
+    recorded_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SearchOutcome(Base):
+    """How a search ended (经查找取得联系 / 经查找仍然无法取得联系, 附件5/6).
+
+    A member may be searched again later: the newest outcome that is not
+    superseded is the one in force.
+    """
+
+    __tablename__ = "search_outcome"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # found | unreachable
+    decided_on: Mapped[date] = mapped_column(Date)  # contact date, or the end of the search
+    lost_reason: Mapped[str | None] = mapped_column(String(4))  # 失去联系情形
+    lost_reason_note: Mapped[str | None] = mapped_column(String(200))
+    occupation: Mapped[str | None] = mapped_column(String(4))  # LostOccupation
+    org_category: Mapped[str | None] = mapped_column(String(4))  # 附件5 or 附件6 list
+    had_misconduct: Mapped[bool | None] = mapped_column(Boolean)  # 不合格表现/违纪违法
+    misconduct_note: Mapped[str | None] = mapped_column(String(300))
+    misconduct_check: Mapped[str | None] = mapped_column(String(16))
+    attitude: Mapped[str | None] = mapped_column(String(300))
+    is_pocket: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(String(500))
+    recorded_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    superseded_by_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class MobileRecord(Base):
+    """流出党员登记 (seed 003 附件1, seed 001 附件4): where a mobile member went and
+    where they reported. ``ended_on`` closes it (returned, or relation moved)."""
+
+    __tablename__ = "mobile_record"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    registered_on: Mapped[date] = mapped_column(Date)
+    left_on: Mapped[date | None] = mapped_column(Date)  # 外出时间
+    destination: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(2))  # MobileRegion V/W/X
+    direction: Mapped[str | None] = mapped_column(String(2))  # FlowDirection 附件4
+    reason: Mapped[str | None] = mapped_column(String(2))  # MobileIndustry J–U
+    reason_note: Mapped[str | None] = mapped_column(String(100))
+    occupation: Mapped[str | None] = mapped_column(String(2))  # MobileOccupation 附件4
+    work_unit: Mapped[str | None] = mapped_column(String(100))
+    unit_has_org: Mapped[bool | None] = mapped_column(Boolean)
+    certificate_no: Mapped[str | None] = mapped_column(String(40))  # 流动党员活动证编号
+    reported_branch: Mapped[str | None] = mapped_column(String(100))
+    reported_contact: Mapped[str | None] = mapped_column(String(40))
+    reported_post: Mapped[str | None] = mapped_column(String(40))
+    reported_phone: Mapped[str | None] = mapped_column(String(20))
+    transferred_in_campaign: Mapped[bool] = mapped_column(Boolean, default=False)
+    recorded_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    ended_on: Mapped[date | None] = mapped_column(Date)

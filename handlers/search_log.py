@@ -1,0 +1,374 @@
+"""/log — one search attempt in five taps (记录查找): member → channel → result →
+date → note (or skip) → saved. A photo or document sent right after is kept
+as that attempt's evidence (查找凭证)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import BytesIO
+
+from aiogram import Bot, F, html
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.channels import AttemptResult, Channel, ChannelGroup, channels_in, suggested_order
+from domain.clock import Clock
+from domain.clocks import Standing
+from domain.dates import parse_date
+from domain.errors import InvalidInput
+from handlers.branch_choice import pick_branch
+from handlers.filters import HasRole
+from handlers.member_view import BranchPick, MemberAction
+from handlers.routes import Routes
+from storage.services import members, search
+from storage.services.access import Actor, Role, require_branch
+from storage.services.situations import branch_situations, longest_first
+
+router = Routes("search_log")
+router.filter(HasRole(Role.SECRETARY))
+
+
+class SearchLog(StatesGroup):
+    channel = State()
+    result = State()
+    day = State()
+    note = State()
+    evidence = State()
+
+
+class LogStep(CallbackData, prefix="lg"):
+    """One tap of the walk: ``step`` is channel / result / day / skip."""
+
+    step: str
+    value: str = ""
+
+
+def _cancel_row() -> list[InlineKeyboardButton]:
+    return [InlineKeyboardButton(text=_("取消"), callback_data="cancel")]
+
+
+async def _searchable(session: AsyncSession, actor: Actor, branch_id: int, today) -> list:  # type: ignore[no-untyped-def]
+    rows = await branch_situations(session, actor, branch_id, today)
+    return longest_first(rows, Standing.POCKET) + longest_first(rows, Standing.LOST)
+
+
+@router.message(Command("log"))
+async def start_log(
+    message: Message, session: AsyncSession, actor: Actor, clock: Clock, state: FSMContext
+) -> None:
+    await state.clear()
+    branch = await pick_branch(message, session, actor, "log", write=True)
+    if branch is not None:
+        await _choose_member(message, session, actor, clock, branch.id)
+
+
+@router.callback_query(BranchPick.filter(F.purpose == "log"))
+async def log_in_branch(
+    call: CallbackQuery,
+    callback_data: BranchPick,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+) -> None:
+    assert isinstance(call.message, Message)
+    await _choose_member(call.message, session, actor, clock, callback_data.branch_id)
+
+
+async def _choose_member(
+    message: Message, session: AsyncSession, actor: Actor, clock: Clock, branch_id: int
+) -> None:
+    await require_branch(session, actor, branch_id, write=True)
+    rows = (await _searchable(session, actor, branch_id, clock.today()))[:30]
+    if not rows:
+        await message.answer(
+            _("本支部目前没有失联或“口袋”党员。要为其他党员记录，请在 /members 中打开其卡片。")
+        )
+        return
+    buttons = [
+        [
+            InlineKeyboardButton(
+                text=f"{r.member.name} · " + _("已查{n}次").format(n=r.attempts),
+                callback_data=MemberAction(action="log", member_id=r.member.id).pack(),
+            )
+        ]
+        for r in rows
+    ]
+    await message.answer(
+        _("为谁记录查找？"),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=[*buttons, _cancel_row()]),
+    )
+
+
+def _channel_keyboard(is_pocket: bool) -> InlineKeyboardMarkup:
+    rows: list[list[InlineKeyboardButton]] = []
+    for group in suggested_order(is_pocket) if is_pocket else tuple(ChannelGroup):
+        buttons = [
+            InlineKeyboardButton(
+                text=c.label, callback_data=LogStep(step="channel", value=c.value).pack()
+            )
+            for c in channels_in(group)
+        ]
+        rows += [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    rows.append(_cancel_row())
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _channel_text(name: str, is_pocket: bool) -> str:
+    groups = suggested_order(is_pocket) if is_pocket else tuple(ChannelGroup)
+    lines = [_("为 <b>{name}</b> 记录查找。通过什么渠道？").format(name=html.quote(name))]
+    lines += [f"{int(g)}. {g.label}" for g in groups]
+    if is_pocket:
+        lines.append(_("“口袋”党员请先联系接收单位党组织。"))
+    return "\n".join(lines)
+
+
+@router.callback_query(MemberAction.filter(F.action == "log"))
+async def log_member(
+    call: CallbackQuery,
+    callback_data: MemberAction,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    state: FSMContext,
+) -> None:
+    assert isinstance(call.message, Message)
+    member = await members.require_writable(session, actor, callback_data.member_id)
+    rows = await branch_situations(session, actor, member.branch_id, clock.today())
+    is_pocket = any(
+        r.member.id == member.id and r.situation.standing is Standing.POCKET for r in rows
+    )
+    await state.set_state(SearchLog.channel)
+    await state.set_data({"member_id": member.id, "branch_id": member.branch_id})
+    await call.message.answer(
+        _channel_text(member.name, is_pocket), reply_markup=_channel_keyboard(is_pocket)
+    )
+
+
+@router.callback_query(SearchLog.channel, LogStep.filter(F.step == "channel"))
+async def chosen_channel(call: CallbackQuery, callback_data: LogStep, state: FSMContext) -> None:
+    assert isinstance(call.message, Message)
+    channel = Channel(callback_data.value)
+    await state.update_data(channel=channel.value)
+    await state.set_state(SearchLog.result)
+    buttons = [
+        InlineKeyboardButton(
+            text=r.label, callback_data=LogStep(step="result", value=r.value).pack()
+        )
+        for r in AttemptResult
+    ]
+    await call.message.edit_text(
+        _("渠道：{channel}\n结果如何？").format(channel=channel.label),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=[buttons, _cancel_row()]),
+    )
+
+
+@router.callback_query(SearchLog.result, LogStep.filter(F.step == "result"))
+async def chosen_result(call: CallbackQuery, callback_data: LogStep, state: FSMContext) -> None:
+    assert isinstance(call.message, Message)
+    result = AttemptResult(callback_data.value)
+    await state.update_data(result=result.value)
+    await state.set_state(SearchLog.day)
+    buttons = [
+        InlineKeyboardButton(text=_("今天"), callback_data=LogStep(step="day", value="0").pack()),
+        InlineKeyboardButton(text=_("昨天"), callback_data=LogStep(step="day", value="1").pack()),
+    ]
+    await call.message.edit_text(
+        _("结果：{result}\n哪天查找的？点按钮，或输入日期（如 2026-03-18）。").format(
+            result=result.label
+        ),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=[buttons, _cancel_row()]),
+    )
+
+
+async def _ask_note(message: Message, state: FSMContext, day) -> None:  # type: ignore[no-untyped-def]
+    await state.update_data(day=day.isoformat())
+    await state.set_state(SearchLog.note)
+    skip = InlineKeyboardButton(text=_("跳过，保存 ✅"), callback_data=LogStep(step="skip").pack())
+    await message.answer(
+        _("日期：{day}\n补充说明（联系了谁、了解到什么）？直接输入，或点“跳过，保存”。").format(
+            day=day.isoformat()
+        ),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=[[skip], _cancel_row()]),
+    )
+
+
+async def _checked_day(state: FSMContext, session: AsyncSession, actor: Actor, clock: Clock, day):  # type: ignore[no-untyped-def]
+    """Refuse at once a day before the member joined or in the future."""
+    member = await members.get_member(session, actor, (await state.get_data())["member_id"])
+    search.check_day(day, clock.today(), member)
+    return day
+
+
+@router.callback_query(SearchLog.day, LogStep.filter(F.step == "day"))
+async def tapped_day(
+    call: CallbackQuery,
+    callback_data: LogStep,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+) -> None:
+    assert isinstance(call.message, Message)
+    days_back = 1 if callback_data.value == "1" else 0
+    day = await _checked_day(
+        state, session, actor, clock, clock.today() - timedelta(days=days_back)
+    )
+    await _ask_note(call.message, state, day)
+
+
+@router.message(SearchLog.day, F.text)
+async def typed_day(
+    message: Message, state: FSMContext, session: AsyncSession, actor: Actor, clock: Clock
+) -> None:
+    try:
+        day = parse_date(message.text or "", today=clock.today()).first_day()
+        await _checked_day(state, session, actor, clock, day)
+    except InvalidInput as exc:
+        await message.answer(html.quote(exc.render(_)) + "\n" + _("请重新输入日期。"))
+        return
+    await _ask_note(message, state, day)
+
+
+async def _save(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    note: str | None,
+) -> None:
+    from datetime import date
+
+    data = await state.get_data()
+    attempt = await search.log_attempt(
+        session,
+        actor,
+        data["member_id"],
+        channel=data["channel"],
+        result=data["result"],
+        attempted_on=date.fromisoformat(data["day"]),
+        today=clock.today(),
+        note=note,
+    )
+    member = await members.get_member(session, actor, data["member_id"])
+    await state.set_state(SearchLog.evidence)
+    await state.set_data(
+        {"attempt_id": attempt.id, "member_id": member.id, "branch_id": member.branch_id}
+    )
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("再记一次（此人）"),
+                    callback_data=MemberAction(action="log", member_id=member.id).pack(),
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    text=_("下一个失联党员"),
+                    callback_data=MemberAction(action="lognext", member_id=member.id).pack(),
+                )
+            ],
+        ]
+    )
+    await message.answer(
+        _(
+            "✅ 已保存：{name} · {day} · {channel} · {result}\n如有通话截图、信函等，可直接发来作为凭证。"
+        ).format(
+            name=html.quote(member.name),
+            day=attempt.attempted_on.isoformat(),
+            channel=Channel(attempt.channel).label,
+            result=AttemptResult(attempt.result).label,
+        ),
+        reply_markup=keyboard,
+    )
+
+
+@router.callback_query(SearchLog.note, LogStep.filter(F.step == "skip"))
+async def skip_note(
+    call: CallbackQuery, state: FSMContext, session: AsyncSession, actor: Actor, clock: Clock
+) -> None:
+    assert isinstance(call.message, Message)
+    await _save(call.message, state, session, actor, clock, None)
+
+
+@router.message(SearchLog.note, F.text)
+async def typed_note(
+    message: Message, state: FSMContext, session: AsyncSession, actor: Actor, clock: Clock
+) -> None:
+    try:
+        await _save(message, state, session, actor, clock, message.text)
+    except InvalidInput as exc:
+        await message.answer(html.quote(exc.render(_)))
+
+
+@router.callback_query(MemberAction.filter(F.action == "lognext"))
+async def next_member(
+    call: CallbackQuery,
+    callback_data: MemberAction,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    state: FSMContext,
+) -> None:
+    assert isinstance(call.message, Message)
+    current = await members.require_writable(session, actor, callback_data.member_id)
+    rows = await _searchable(session, actor, current.branch_id, clock.today())
+    ids = [r.member.id for r in rows]
+    later = ids[ids.index(current.id) + 1 :] if current.id in ids else ids
+    if not later:
+        await state.clear()
+        await call.message.answer(_("已经是最后一位了。"))
+        return
+    await log_member(
+        call, MemberAction(action="log", member_id=later[0]), session, actor, clock, state
+    )
+
+
+@router.message(SearchLog.evidence, F.photo | F.document)
+async def evidence(
+    message: Message, state: FSMContext, session: AsyncSession, actor: Actor, bot: Bot
+) -> None:
+    data = await state.get_data()
+    if message.photo:
+        file, kind, name, mime = message.photo[-1], "photo", None, "image/jpeg"
+    else:
+        assert message.document is not None
+        file, kind = message.document, "document"
+        name, mime = message.document.file_name, message.document.mime_type
+    if file.file_size and file.file_size > search.EVIDENCE_MAX_BYTES:
+        await message.answer(_("文件太大（超过20MB），没有保存。"))
+        return
+    buffer = BytesIO()
+    await bot.download(file.file_id, destination=buffer)
+    await search.add_evidence(
+        session,
+        actor,
+        data["attempt_id"],
+        kind=kind,
+        content=buffer.getvalue(),
+        file_name=name,
+        mime_type=mime,
+        telegram_file_id=file.file_id,
+    )
+    await message.answer(_("📎 已作为这次查找的凭证保存。"))
+
+
+@router.message(SearchLog.channel)
+@router.message(SearchLog.result)
+@router.message(SearchLog.note)
+@router.message(SearchLog.day)
+async def log_fallback(message: Message) -> None:
+    await message.answer(_("请点上面的按钮，或发送 /cancel 取消。"))
+
+
+@router.message(SearchLog.evidence)
+async def after_evidence(message: Message, state: FSMContext) -> None:
+    # Anything but a file ends the evidence window.
+    await state.clear()
+    await message.answer(_("没有看懂这条消息。发送 /help 查看可用命令。"))

@@ -1,0 +1,99 @@
+"""/lost, /mobile, /pocket — who needs finding (失联 / 流动 / 口袋党员), longest first,
+with months without contact and attempts so far."""
+
+from __future__ import annotations
+
+from aiogram import F, html
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.clock import Clock
+from domain.clocks import Standing
+from domain.errors import N_
+from handlers.branch_choice import pick_branch
+from handlers.filters import Known
+from handlers.member_view import BranchPick, MemberAction
+from handlers.routes import Routes
+from storage.models import Organisation
+from storage.services.access import Actor
+from storage.services.situations import MemberSituation, branch_situations, longest_first
+
+router = Routes("situations")
+router.filter(Known())
+
+LISTS = {
+    "lost": (Standing.LOST, N_("失联党员（超过6个月未与党组织联系）")),
+    "mobile": (Standing.MOBILE, N_("流动党员")),
+    "pocket": (Standing.POCKET, N_("“口袋”党员（介绍信已开出，未收到回执）")),
+}
+MAX_SHOWN = 30
+
+
+def _line(i: int, row: MemberSituation) -> str:
+    s = row.situation
+    parts = [f"{i}. <b>{html.quote(row.member.name)}</b>"]
+    if s.lost_for is not None and s.standing is Standing.LOST:
+        parts.append(_("失联{span}").format(span=s.lost_for.zh()))
+    if s.pocket_days is not None and s.standing is Standing.POCKET:
+        parts.append(_("介绍信开出{days}天").format(days=s.pocket_days))
+        if row.member.transfer_receiver:
+            parts.append(html.quote(row.member.transfer_receiver))
+    parts.append(_("已查找{n}次").format(n=row.attempts))
+    return " · ".join(parts)
+
+
+async def _show(
+    message: Message, session: AsyncSession, actor: Actor, clock: Clock, kind: str, branch_id: int
+) -> None:
+    standing, title = LISTS[kind]
+    rows = longest_first(
+        await branch_situations(session, actor, branch_id, clock.today()), standing
+    )
+    branch = await session.get(Organisation, branch_id)
+    assert branch is not None
+    head = f"<b>{html.quote(branch.name)}</b> · {_(title)}：" + _("{n}人").format(n=len(rows))
+    if not rows:
+        await message.answer(head)
+        return
+    shown = rows[:MAX_SHOWN]
+    lines = [head, *(_line(i, r) for i, r in enumerate(shown, 1))]
+    if len(rows) > MAX_SHOWN:
+        lines.append(_("……另有{n}人").format(n=len(rows) - MAX_SHOWN))
+    buttons = [
+        InlineKeyboardButton(
+            text=str(i), callback_data=MemberAction(action="log", member_id=r.member.id).pack()
+        )
+        for i, r in enumerate(shown, 1)
+    ]
+    rows_kb = [buttons[i : i + 6] for i in range(0, len(buttons), 6)]
+    lines.append(_("点编号记录一次查找。"))
+    await message.answer(
+        "\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows_kb)
+    )
+
+
+def _register(kind: str) -> None:
+    @router.message(Command(kind))
+    async def list_command(
+        message: Message, session: AsyncSession, actor: Actor, clock: Clock
+    ) -> None:
+        branch = await pick_branch(message, session, actor, kind, write=False)
+        if branch is not None:
+            await _show(message, session, actor, clock, kind, branch.id)
+
+    @router.callback_query(BranchPick.filter(F.purpose == kind))
+    async def list_branch(
+        call: CallbackQuery,
+        callback_data: BranchPick,
+        session: AsyncSession,
+        actor: Actor,
+        clock: Clock,
+    ) -> None:
+        assert isinstance(call.message, Message)
+        await _show(call.message, session, actor, clock, kind, callback_data.branch_id)
+
+
+for _kind in LISTS:
+    _register(_kind)

@@ -1,0 +1,81 @@
+"""Who is lost, mobile or pocket (失联 / 流动 / 口袋): computed from stored dates
+every time (R-LOST-6M, R-MOBILE-6M, R-POCKET), never from a typed flag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.clocks import MemberFacts, Situation, Standing, situation
+from storage.models import ContactAttempt, Member, MobileRecord, SearchOutcome
+from storage.services.access import Actor, require_branch
+
+
+@dataclass(frozen=True)
+class MemberSituation:
+    member: Member
+    situation: Situation
+    attempts: int
+
+
+async def branch_situations(
+    session: AsyncSession, actor: Actor, branch_id: int, today: date, *, pocket_days: int = 90
+) -> list[MemberSituation]:
+    """Every member of the branch with their situation and attempt count."""
+    await require_branch(session, actor, branch_id)
+    members = list(await session.scalars(select(Member).where(Member.branch_id == branch_id)))
+    ids = [m.id for m in members]
+    if not ids:
+        return []
+    attempts = dict(
+        (
+            await session.execute(
+                select(ContactAttempt.member_id, func.count())
+                .where(ContactAttempt.member_id.in_(ids), ContactAttempt.superseded_by_id.is_(None))
+                .group_by(ContactAttempt.member_id)
+            )
+        ).all()
+    )
+    mobile = set(
+        await session.scalars(
+            select(MobileRecord.member_id).where(
+                MobileRecord.member_id.in_(ids), MobileRecord.ended_on.is_(None)
+            )
+        )
+    )
+    found = dict(
+        (
+            await session.execute(
+                select(SearchOutcome.member_id, func.max(SearchOutcome.decided_on))
+                .where(
+                    SearchOutcome.member_id.in_(ids),
+                    SearchOutcome.kind == "found",
+                    SearchOutcome.superseded_by_id.is_(None),
+                )
+                .group_by(SearchOutcome.member_id)
+            )
+        ).all()
+    )
+    result = []
+    for m in members:
+        facts = MemberFacts(
+            last_org_life=m.last_org_life,
+            last_dues=m.last_dues,
+            transfer_letter_date=m.transfer_letter_date,
+            transfer_receipt_date=m.transfer_receipt_date,
+            is_mobile_registered=m.id in mobile,
+            found_on=found.get(m.id),
+        )
+        result.append(
+            MemberSituation(m, situation(facts, today, pocket_days), attempts.get(m.id, 0))
+        )
+    return result
+
+
+def longest_first(rows: list[MemberSituation], standing: Standing) -> list[MemberSituation]:
+    """The ones with this standing, the longest without contact first."""
+    chosen = [r for r in rows if r.situation.standing is standing]
+    return sorted(chosen, key=lambda r: (r.situation.last_contact or date.min, r.member.name))
