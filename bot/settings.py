@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 20 * 1024 * 1024
     max_roster_rows: int = 100_000
     invitation_days: int = 7
+    # Days after a transfer letter without a receipt before the member counts
+    # as a pocket member (R-POCKET); no seed fixes the period.
+    pocket_days: int = 90
 
     @field_validator("paicha_admin_ids", mode="before")
     @classmethod

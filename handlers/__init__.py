@@ -9,10 +9,12 @@ def get_routers() -> list[Router]:
     from handlers import (
         common,
         dossier,
+        form_walk,
         invite,
         meetings,
         member_add,
         members,
+        outcomes,
         roster_import,
         search_log,
         situations,
@@ -27,6 +29,8 @@ def get_routers() -> list[Router]:
         situations.router,
         search_log.router,
         meetings.router,
+        outcomes.router,
+        form_walk.router,
         dossier.router,
         common.fallback_router,  # the catch-all last
     ]

@@ -16,6 +16,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.settings import Settings
 from domain.channels import AttemptResult, Channel, ChannelGroup, channels_in, suggested_order
 from domain.clock import Clock
 from domain.clocks import Standing
@@ -52,19 +53,26 @@ def _cancel_row() -> list[InlineKeyboardButton]:
     return [InlineKeyboardButton(text=_("取消"), callback_data="cancel")]
 
 
-async def _searchable(session: AsyncSession, actor: Actor, branch_id: int, today) -> list:  # type: ignore[no-untyped-def]
-    rows = await branch_situations(session, actor, branch_id, today)
+async def _searchable(
+    session: AsyncSession, actor: Actor, branch_id: int, today, pocket_days: int
+) -> list:  # type: ignore[no-untyped-def]
+    rows = await branch_situations(session, actor, branch_id, today, pocket_days=pocket_days)
     return longest_first(rows, Standing.POCKET) + longest_first(rows, Standing.LOST)
 
 
 @router.message(Command("log"))
 async def start_log(
-    message: Message, session: AsyncSession, actor: Actor, clock: Clock, state: FSMContext
+    message: Message,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    state: FSMContext,
+    settings: Settings,
 ) -> None:
     await state.clear()
     branch = await pick_branch(message, session, actor, "log", write=True)
     if branch is not None:
-        await _choose_member(message, session, actor, clock, branch.id)
+        await _choose_member(message, session, actor, clock, settings, branch.id)
 
 
 @router.callback_query(BranchPick.filter(F.purpose == "log"))
@@ -74,16 +82,22 @@ async def log_in_branch(
     session: AsyncSession,
     actor: Actor,
     clock: Clock,
+    settings: Settings,
 ) -> None:
     assert isinstance(call.message, Message)
-    await _choose_member(call.message, session, actor, clock, callback_data.branch_id)
+    await _choose_member(call.message, session, actor, clock, settings, callback_data.branch_id)
 
 
 async def _choose_member(
-    message: Message, session: AsyncSession, actor: Actor, clock: Clock, branch_id: int
+    message: Message,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+    branch_id: int,
 ) -> None:
     await require_branch(session, actor, branch_id, write=True)
-    rows = (await _searchable(session, actor, branch_id, clock.today()))[:30]
+    rows = (await _searchable(session, actor, branch_id, clock.today(), settings.pocket_days))[:30]
     if not rows:
         await message.answer(
             _("本支部目前没有失联或“口袋”党员。要为其他党员记录，请在 /members 中打开其卡片。")
@@ -134,11 +148,14 @@ async def log_member(
     session: AsyncSession,
     actor: Actor,
     clock: Clock,
+    settings: Settings,
     state: FSMContext,
 ) -> None:
     assert isinstance(call.message, Message)
     member = await members.require_writable(session, actor, callback_data.member_id)
-    rows = await branch_situations(session, actor, member.branch_id, clock.today())
+    rows = await branch_situations(
+        session, actor, member.branch_id, clock.today(), pocket_days=settings.pocket_days
+    )
     is_pocket = any(
         r.member.id == member.id and r.situation.standing is Standing.POCKET for r in rows
     )
@@ -314,11 +331,12 @@ async def next_member(
     session: AsyncSession,
     actor: Actor,
     clock: Clock,
+    settings: Settings,
     state: FSMContext,
 ) -> None:
     assert isinstance(call.message, Message)
     current = await members.require_writable(session, actor, callback_data.member_id)
-    rows = await _searchable(session, actor, current.branch_id, clock.today())
+    rows = await _searchable(session, actor, current.branch_id, clock.today(), settings.pocket_days)
     ids = [r.member.id for r in rows]
     later = ids[ids.index(current.id) + 1 :] if current.id in ids else ids
     if not later:

@@ -9,6 +9,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.settings import Settings
 from domain.clock import Clock
 from domain.clocks import Standing
 from domain.errors import N_
@@ -17,7 +18,7 @@ from handlers.filters import Known
 from handlers.member_view import BranchPick, MemberAction
 from handlers.routes import Routes
 from storage.models import Organisation
-from storage.services.access import Actor
+from storage.services.access import Actor, Role
 from storage.services.situations import MemberSituation, branch_situations, longest_first
 
 router = Routes("situations")
@@ -45,11 +46,20 @@ def _line(i: int, row: MemberSituation) -> str:
 
 
 async def _show(
-    message: Message, session: AsyncSession, actor: Actor, clock: Clock, kind: str, branch_id: int
+    message: Message,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+    kind: str,
+    branch_id: int,
 ) -> None:
     standing, title = LISTS[kind]
     rows = longest_first(
-        await branch_situations(session, actor, branch_id, clock.today()), standing
+        await branch_situations(
+            session, actor, branch_id, clock.today(), pocket_days=settings.pocket_days
+        ),
+        standing,
     )
     branch = await session.get(Organisation, branch_id)
     assert branch is not None
@@ -68,7 +78,10 @@ async def _show(
         for i, r in enumerate(shown, 1)
     ]
     rows_kb = [buttons[i : i + 6] for i in range(0, len(buttons), 6)]
-    lines.append(_("点编号记录一次查找。"))
+    if branch_id not in actor.orgs(Role.SECRETARY):  # committee staff read, secretaries log
+        rows_kb = []
+    else:
+        lines.append(_("点编号记录一次查找。"))
     await message.answer(
         "\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows_kb)
     )
@@ -77,11 +90,11 @@ async def _show(
 def _register(kind: str) -> None:
     @router.message(Command(kind))
     async def list_command(
-        message: Message, session: AsyncSession, actor: Actor, clock: Clock
+        message: Message, session: AsyncSession, actor: Actor, clock: Clock, settings: Settings
     ) -> None:
         branch = await pick_branch(message, session, actor, kind, write=False)
         if branch is not None:
-            await _show(message, session, actor, clock, kind, branch.id)
+            await _show(message, session, actor, clock, settings, kind, branch.id)
 
     @router.callback_query(BranchPick.filter(F.purpose == kind))
     async def list_branch(
@@ -90,9 +103,10 @@ def _register(kind: str) -> None:
         session: AsyncSession,
         actor: Actor,
         clock: Clock,
+        settings: Settings,
     ) -> None:
         assert isinstance(call.message, Message)
-        await _show(call.message, session, actor, clock, kind, callback_data.branch_id)
+        await _show(call.message, session, actor, clock, settings, kind, callback_data.branch_id)
 
 
 for _kind in LISTS:
