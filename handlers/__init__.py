@@ -7,6 +7,7 @@ from aiogram import Router
 
 def get_routers() -> list[Router]:
     from handlers import (
+        attempts,
         common,
         dossier,
         form_walk,
@@ -30,6 +31,7 @@ def get_routers() -> list[Router]:
         search_log.router,
         meetings.router,
         outcomes.router,
+        attempts.router,
         form_walk.router,
         dossier.router,
         common.fallback_router,  # the catch-all last

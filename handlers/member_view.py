@@ -130,7 +130,8 @@ def card_keyboard(member: Member, *, can_write: bool) -> InlineKeyboardMarkup:
 
     rows = []
     if can_write:
-        rows.append([button(_("🔍 记录查找"), "log"), button(_("📂 档案"), "dossier")])
+        rows.append([button(_("🔍 记录查找"), "log"), button(_("🗂 查找记录"), "attempts")])
+        rows.append([button(_("📂 档案"), "dossier")])
         rows.append([button(_("🏁 结束查找"), "close"), button(_("🚶 流动登记"), "mobile")])
         rows.append([button(_("✏️ 修改信息"), "edit")])
         rows.append([button(_("📨 转出介绍信"), "letter"), button(_("📥 收到回执"), "receipt")])

@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.channels import AttemptResult, Channel
@@ -249,3 +249,19 @@ async def attempts_of(session: AsyncSession, actor: Actor, member_id: int) -> li
         .order_by(ContactAttempt.attempted_on, ContactAttempt.id)
     )
     return list(rows)
+
+
+async def get_attempt(
+    session: AsyncSession, actor: Actor, attempt_id: int
+) -> tuple[ContactAttempt, Member, int]:
+    """The attempt, its member (read permission) and how many evidence files it has."""
+    attempt = await session.get(ContactAttempt, attempt_id)
+    if attempt is None:
+        raise AccessDenied
+    member = await require_member(session, actor, attempt.member_id)
+    evidence = await session.scalar(
+        select(func.count())
+        .select_from(AttemptEvidence)
+        .where(AttemptEvidence.attempt_id == attempt.id)
+    )
+    return attempt, member, evidence or 0

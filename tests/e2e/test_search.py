@@ -145,3 +145,45 @@ async def test_dossier_lists_events_in_order_with_who(branch_world):
     await sec.press("档案")
     text = (await sec.reply()).text
     assert "查找" in text and "打电话" in text
+
+
+async def test_correct_an_attempt_from_the_card_keeps_the_old_version_R_DOSSIER(branch_world):
+    await _lost_branch(branch_world)
+    sec = branch_world.user(101)
+    await sec.send("/log")
+    await sec.reply()
+    for label in (1, "打电话", "未取得联系", "今天", "跳过，保存"):
+        await sec.press(label)
+        await sec.reply()
+    async with branch_world.app.sessionmaker() as s:
+        first = (await s.scalars(select(ContactAttempt))).one()
+    await sec.send("/members")
+    page = await sec.reply()
+    await sec.callback_answer(
+        await sec.press_data(MemberAction(action="attempts", member_id=first.member_id).pack(), page)
+    )
+    listing = await sec.reply()
+    assert "共1次" in listing.text
+    await sec.press("1")
+    await sec.reply()
+    await sec.press("更正结果")
+    await sec.reply()
+    await sec.press("获得线索")
+    assert "已更正" in (await sec.reply()).text
+    await sec.press("返回卡片")
+    await sec.reply()
+    await sec.press("查找记录")
+    await sec.reply()
+    await sec.press("1")
+    await sec.reply()
+    await sec.press("更正日期")
+    await sec.reply()
+    await sec.send("2026-11-20")
+    assert "2026-11-20" in (await sec.reply()).text
+    async with branch_world.app.sessionmaker() as s:
+        rows = (await s.scalars(select(ContactAttempt).order_by(ContactAttempt.id))).all()
+    assert [(r.result, str(r.attempted_on), r.superseded_by_id is None) for r in rows] == [
+        ("not_reached", "2026-11-25", False),
+        ("lead", "2026-11-25", False),
+        ("lead", "2026-11-20", True),
+    ]
