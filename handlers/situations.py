@@ -19,7 +19,12 @@ from handlers.member_view import BranchPick, MemberAction
 from handlers.routes import Routes
 from storage.models import Organisation
 from storage.services.access import Actor, Role
-from storage.services.situations import MemberSituation, branch_situations, longest_first
+from storage.services.situations import (
+    MemberSituation,
+    branch_situations,
+    longest_first,
+    mobile_suspects,
+)
 
 router = Routes("situations")
 router.filter(Known())
@@ -55,15 +60,16 @@ async def _show(
     branch_id: int,
 ) -> None:
     standing, title = LISTS[kind]
-    rows = longest_first(
-        await branch_situations(
-            session, actor, branch_id, clock.today(), pocket_days=settings.pocket_days
-        ),
-        standing,
+    everyone = await branch_situations(
+        session, actor, branch_id, clock.today(), pocket_days=settings.pocket_days
     )
+    rows = longest_first(everyone, standing)
+    suspects = mobile_suspects(everyone, clock.today()) if kind == "mobile" else []
     branch = await session.get(Organisation, branch_id)
     assert branch is not None
     head = f"<b>{html.quote(branch.name)}</b> · {_(title)}：" + _("{n}人").format(n=len(rows))
+    if suspects:
+        await _suggest_mobile(message, actor, branch_id, suspects)
     if not rows:
         await message.answer(head)
         return
@@ -84,6 +90,36 @@ async def _show(
         lines.append(_("点编号记录一次查找。"))
     await message.answer(
         "\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows_kb)
+    )
+
+
+async def _suggest_mobile(
+    message: Message, actor: Actor, branch_id: int, suspects: list[MemberSituation]
+) -> None:
+    lines = [
+        _(
+            "<b>疑似流动党员</b>：连续6个月未线下参加组织生活，但仍有联系（如交纳党费）。"
+            "请支部研究是否按流动党员管理："
+        )
+    ]
+    lines += [
+        f"{i}. {html.quote(r.member.name)} · "
+        + _("最近组织生活：{day}").format(day=r.member.last_org_life)
+        for i, r in enumerate(suspects[:MAX_SHOWN], 1)
+    ]
+    rows = []
+    if branch_id in actor.orgs(Role.SECRETARY):
+        rows = [
+            [
+                InlineKeyboardButton(
+                    text=_("登记 {name} 为流动党员").format(name=r.member.name),
+                    callback_data=MemberAction(action="mobile", member_id=r.member.id).pack(),
+                )
+            ]
+            for r in suspects[:MAX_SHOWN]
+        ]
+    await message.answer(
+        "\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
     )
 
 

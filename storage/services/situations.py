@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.clocks import MemberFacts, Situation, Standing, situation
+from domain.clocks import MemberFacts, Situation, Standing, mobile_suspected, situation
 from storage.models import ContactAttempt, Member, MobileRecord, SearchOutcome
 from storage.services.access import Actor, require_branch
 
@@ -79,3 +79,15 @@ def longest_first(rows: list[MemberSituation], standing: Standing) -> list[Membe
     """The ones with this standing, the longest without contact first."""
     chosen = [r for r in rows if r.situation.standing is standing]
     return sorted(chosen, key=lambda r: (r.situation.last_contact or date.min, r.member.name))
+
+
+def mobile_suspects(rows: list[MemberSituation], today: date) -> list[MemberSituation]:
+    """R-MOBILE-6M: still in contact (dues paid) but six months without offline
+    organisation life — the branch should decide whether to manage them as
+    mobile members (seed 003 一). A suggestion, never a standing."""
+    return [
+        r
+        for r in rows
+        if r.situation.standing is Standing.NORMAL
+        and mobile_suspected(r.member.last_org_life, today)
+    ]

@@ -128,3 +128,35 @@ async def test_register_a_mobile_member_R_MOBILE_6M(branch_world):
     assert "1人" in (await sec.reply()).text
     await sec.send("/lost")
     assert "1人" in (await sec.reply()).text  # a mobile member is not a lost member
+
+
+async def test_mobile_suggests_members_six_months_without_offline_life_R_MOBILE_6M(branch_world):
+    from datetime import date
+
+    from tests.e2e.test_search import _set
+
+    [member_id] = await branch_world.members("一支部", 1)
+    await _set(branch_world, member_id, last_org_life=date(2026, 5, 25), last_dues=date(2026, 11, 1))
+    sec = branch_world.user(101)
+    await sec.send("/mobile")
+    suggestion, listing = await sec.replies(2)
+    assert "疑似流动党员" in suggestion.text and "0人" in listing.text
+    assert any("登记" in t for t in suggestion.button_texts)
+
+
+async def test_a_restart_in_the_middle_of_log_resumes_the_draft(branch_world):
+    await _lost_branch(branch_world)
+    sec = branch_world.user(101)
+    await sec.send("/log")
+    await sec.reply()
+    await sec.press(1)
+    await sec.reply()
+    await sec.press("发短信")
+    await sec.reply()
+    await branch_world.restart()
+    await sec.press("取得联系")
+    await sec.reply()
+    await sec.press("今天")
+    await sec.reply()
+    await sec.press("跳过，保存")
+    assert "已保存" in (await sec.reply()).text

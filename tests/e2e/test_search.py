@@ -160,7 +160,9 @@ async def test_correct_an_attempt_from_the_card_keeps_the_old_version_R_DOSSIER(
     await sec.send("/members")
     page = await sec.reply()
     await sec.callback_answer(
-        await sec.press_data(MemberAction(action="attempts", member_id=first.member_id).pack(), page)
+        await sec.press_data(
+            MemberAction(action="attempts", member_id=first.member_id).pack(), page
+        )
     )
     listing = await sec.reply()
     assert "共1次" in listing.text
