@@ -103,7 +103,7 @@ def required_groups(is_pocket: bool) -> tuple[ChannelGroup, ...]:
 
 def covered_groups(channels: Iterable[Channel | str]) -> frozenset[ChannelGroup]:
     """The groups the attempts used, whatever their result (a lead counts)."""
-    return frozenset(Channel(c).group for c in channels)
+    return frozenset(Channel.of(c).group for c in channels)
 
 
 def missing_groups(

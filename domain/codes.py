@@ -7,6 +7,7 @@ The enum value is the stored code; ``label`` is the official Chinese text.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Self
 
 
 class CodeList(StrEnum):
@@ -19,6 +20,12 @@ class CodeList(StrEnum):
         obj._value_ = code
         obj.label = label
         return obj
+
+    @classmethod
+    def of(cls, code: str) -> Self:
+        """The member with this stored code (ValueError if none). Same as
+        ``cls(code)``, which type checkers misread as the two-argument __new__."""
+        return cls(code)  # type: ignore[call-arg]
 
     @classmethod
     def by_label(cls, text: str) -> CodeList | None:

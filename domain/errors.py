@@ -6,6 +6,8 @@ translates them for the user's locale and fills the params. No aiogram here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 def N_(message: str) -> str:
     """Mark a msgid for extraction without translating it now."""
@@ -18,7 +20,7 @@ class InvalidInput(ValueError):
         self.message = message
         self.params = params
 
-    def render(self, gettext=None) -> str:  # type: ignore[no-untyped-def]
+    def render(self, gettext: Callable[[str], str] | None = None) -> str:
         if gettext is None:
             return self.message.format(**self.params) if self.params else self.message
         # A field's label is a msgid too (marked with N_ in the catalogue).
@@ -26,5 +28,5 @@ class InvalidInput(ValueError):
             k: gettext(v) if k == "label" and isinstance(v, str) else v
             for k, v in self.params.items()
         }
-        text = gettext(self.message)
+        text: str = gettext(self.message)
         return text.format(**params) if params else text

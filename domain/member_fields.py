@@ -60,7 +60,7 @@ class FieldSpec:
         if value is None or value == "":
             return "—"
         if self.kind is Kind.CHOICE and self.choices:
-            return self.choices(value).label
+            return self.choices.of(value).label
         if self.kind is Kind.YES_NO:
             return "是" if value else "否"
         if self.kind is Kind.MONTH:

@@ -136,7 +136,9 @@ async def test_mobile_suggests_members_six_months_without_offline_life_R_MOBILE_
     from tests.e2e.test_search import _set
 
     [member_id] = await branch_world.members("一支部", 1)
-    await _set(branch_world, member_id, last_org_life=date(2026, 5, 25), last_dues=date(2026, 11, 1))
+    await _set(
+        branch_world, member_id, last_org_life=date(2026, 5, 25), last_dues=date(2026, 11, 1)
+    )
     sec = branch_world.user(101)
     await sec.send("/mobile")
     suggestion, listing = await sec.replies(2)
