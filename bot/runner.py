@@ -18,6 +18,7 @@ from bot.settings import Settings
 from domain.clock import Clock
 from handlers.common import publish_default_commands
 from storage.db import create_engine, make_sessionmaker
+from storage.fsm import SqlStorage
 from storage.migrate import upgrade_async
 from storage.services.users import ensure_admins
 
@@ -33,15 +34,24 @@ class Paicha:
     dp: Dispatcher
     clock: Clock
     sender: Sender
+    fsm_engine: AsyncEngine
 
     async def poll(self) -> None:
         await self.bot.delete_webhook(drop_pending_updates=False)
         await publish_default_commands(self.bot)
-        await self.dp.start_polling(self.bot, handle_signals=False, close_bot_session=False)
+        await self.dp.start_polling(
+            self.bot,
+            handle_signals=False,
+            close_bot_session=False,
+            # Fewer updates in flight than database connections: an update
+            # never waits for a connection that another waiting update holds.
+            tasks_concurrency_limit=self.settings.max_concurrent_updates,
+        )
 
     async def close(self) -> None:
         await self.bot.session.close()
         await self.engine.dispose()
+        await self.fsm_engine.dispose()
 
 
 def quiet_data_loggers() -> None:
@@ -52,18 +62,29 @@ def quiet_data_loggers() -> None:
 
 
 async def assemble(
-    settings: Settings, clock: Clock | None = None, *, migrate: bool = True
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    migrate: bool = True,
+    sender: Sender | None = None,
 ) -> Paicha:
     """Upgrade the schema, grant the configured admins, build bot and dispatcher."""
     quiet_data_loggers()
     if migrate:
         await upgrade_async(settings.database_url)
-    engine = create_engine(settings.database_url)
+    pool = settings.max_concurrent_updates
+    engine = create_engine(settings.database_url, pool_size=pool, max_overflow=pool)
+    # The conversation state has its own small pool: a handler holding a
+    # connection of the main pool must never wait for another from the same
+    # pool to read or write its FSM state (that deadlocked at 15 updates).
+    fsm_engine = create_engine(settings.database_url, pool_size=2, max_overflow=pool)
     sessionmaker = make_sessionmaker(engine)
     async with sessionmaker() as session:
         await ensure_admins(session, settings.paicha_admin_ids)
     clock = clock or Clock(ZoneInfo(settings.timezone))
-    sender = Sender()
+    sender = sender or Sender()
     bot = build_bot(settings, sender)
-    dp = build_dispatcher(settings, sessionmaker, clock)
-    return Paicha(settings, engine, sessionmaker, bot, dp, clock, sender)
+    dp = build_dispatcher(
+        settings, sessionmaker, clock, storage=SqlStorage(make_sessionmaker(fsm_engine))
+    )
+    return Paicha(settings, engine, sessionmaker, bot, dp, clock, sender, fsm_engine)

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # Days after a transfer letter without a receipt before the member counts
     # as a pocket member (R-POCKET); no seed fixes the period.
     pocket_days: int = 90
+    # Updates handled at once; the database pools are sized from it.
+    max_concurrent_updates: int = 16
 
     @field_validator("paicha_admin_ids", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ from aiogram import Router
 def get_routers() -> list[Router]:
     from handlers import (
         attempts,
+        campaigns,
         common,
         dossier,
         form_walk,
@@ -19,6 +20,7 @@ def get_routers() -> list[Router]:
         roster_import,
         search_log,
         situations,
+        sweep,
     )
 
     routes = [
@@ -34,6 +36,8 @@ def get_routers() -> list[Router]:
         attempts.router,
         form_walk.router,
         dossier.router,
+        campaigns.router,
+        sweep.router,
         common.fallback_router,  # the catch-all last
     ]
     return [r.build() for r in routes]

@@ -312,3 +312,68 @@ class MobileRecord(Base):
     recorded_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     ended_on: Mapped[date | None] = mapped_column(Date)
+
+
+class Campaign(Base):
+    """集中排查 campaign (SPEC §8), started by a committee from a notice's template."""
+
+    __tablename__ = "campaign"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    committee_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    template: Mapped[str] = mapped_column(String(16))
+    starts: Mapped[date] = mapped_column(Date)
+    ends: Mapped[date] = mapped_column(Date)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CampaignStage(Base):
+    """A stage or reporting deadline of a campaign (阶段 / 报送节点). Reminders
+    (R-REMIND) hang off these rows."""
+
+    __tablename__ = "campaign_stage"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    key: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(60))
+    starts: Mapped[date | None] = mapped_column(Date)
+    due: Mapped[date] = mapped_column(Date)
+    what: Mapped[str | None] = mapped_column(String(200))
+    direction: Mapped[str] = mapped_column(String(24))
+    approximate: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CampaignBranch(Base):
+    """Branches in a campaign's scope."""
+
+    __tablename__ = "campaign_branch"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), primary_key=True)
+    branch_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id"), primary_key=True, index=True
+    )
+
+
+class SweepAnswer(Base):
+    """One answer to one of the five checks (五核查) for a member in a campaign.
+    Changing an answer adds a row and marks the old one superseded (R-DOSSIER)."""
+
+    __tablename__ = "sweep_answer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
+    check_no: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(300))
+    answered_by: Mapped[int | None] = mapped_column(BigInteger)
+    answered_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    superseded_by_id: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_sweep_answer_campaign_member", "campaign_id", "member_id"),)

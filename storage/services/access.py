@@ -116,3 +116,13 @@ async def require_org_admin(session: AsyncSession, actor: Actor, org_id: int) ->
     if org.kind == "branch" and org.parent_id in actor.orgs(Role.COMMITTEE):
         return org
     raise AccessDenied
+
+
+async def require_committee(session: AsyncSession, actor: Actor, committee_id: int) -> Organisation:
+    """A committee this actor staffs (组织员)."""
+    if committee_id not in actor.orgs(Role.COMMITTEE):
+        raise AccessDenied
+    org = await session.get(Organisation, committee_id)
+    if org is None or org.kind != "committee":
+        raise AccessDenied
+    return org

@@ -1,0 +1,299 @@
+"""/sweep — the first sweep on a phone (集中摸排): member after member, the five
+checks as buttons, the bot's own findings shown first. A clean member takes
+one tap (“全部符合”); the walk resumes where it stopped, after a restart too."""
+
+from __future__ import annotations
+
+from aiogram import F, html
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.settings import Settings
+from domain.clock import Clock
+from domain.errors import InvalidInput
+from domain.sweep import COMPUTED, Answer, Check, is_clean
+from handlers.filters import HasRole
+from handlers.routes import Routes
+from storage.models import Campaign
+from storage.services import campaigns, sweep
+from storage.services.access import Actor, Role
+
+router = Routes("sweep")
+router.filter(HasRole(Role.SECRETARY))
+
+MARK = {Answer.ok: "✔", Answer.problem: "✘", Answer.pending: "…"}
+
+
+class SweepAct(CallbackData, prefix="sw"):
+    """``op``: go (campaign·branch) / all / set / skip; ids and codes only."""
+
+    op: str
+    campaign_id: int
+    branch_id: int = 0
+    member_id: int = 0
+    check: int = 0
+    answer: str = ""
+
+
+class SweepFlow(StatesGroup):
+    note = State()
+
+
+async def _targets(session: AsyncSession, actor: Actor) -> list[tuple[Campaign, int]]:
+    """(campaign, branch) pairs this secretary sweeps."""
+    pairs = []
+    for campaign in await campaigns.visible_campaigns(session, actor):
+        _c, _stages, branches = await campaigns.campaign_detail(session, actor, campaign.id)
+        pairs += [(campaign, b.id) for b in branches if b.id in actor.orgs(Role.SECRETARY)]
+    return pairs
+
+
+@router.message(Command("sweep"))
+async def start(
+    message: Message, session: AsyncSession, actor: Actor, clock: Clock, settings: Settings
+) -> None:
+    targets = await _targets(session, actor)
+    if not targets:
+        await message.answer(_("您的党支部目前不在任何进行中的排查范围内。"))
+        return
+    if len(targets) == 1:
+        campaign, branch_id = targets[0]
+        await _show_next(message, session, actor, clock, settings, campaign.id, branch_id)
+        return
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=campaign.name,
+                callback_data=SweepAct(op="go", campaign_id=campaign.id, branch_id=b).pack(),
+            )
+        ]
+        for campaign, b in targets
+    ]
+    await message.answer(_("哪一次排查？"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+@router.callback_query(SweepAct.filter(F.op == "go"))
+async def go(
+    call: CallbackQuery,
+    callback_data: SweepAct,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    assert isinstance(call.message, Message)
+    await _show_next(
+        call.message,
+        session,
+        actor,
+        clock,
+        settings,
+        callback_data.campaign_id,
+        callback_data.branch_id,
+    )
+
+
+async def _show_next(
+    message: Message,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+    campaign_id: int,
+    branch_id: int,
+    after: int | None = None,
+) -> None:
+    member_id = await sweep.next_member(session, actor, campaign_id, branch_id, after=after)
+    state = await sweep.branch_progress(session, actor, campaign_id, branch_id)
+    line = _("进度：已核查{checked}/{total}人 · 待完善{pending}项 · 发现问题{problems}项").format(
+        checked=state.checked, total=state.in_scope, pending=state.pending, problems=state.problems
+    )
+    if member_id is None:
+        await message.answer(
+            line
+            + "\n"
+            + _("✅ 本支部全部党员已核查完毕。待完善和有问题的事项可在“待办”中继续处理。")
+        )
+        return
+    await _show_member(message, session, actor, clock, settings, campaign_id, member_id, line)
+
+
+async def _show_member(
+    message: Message,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+    campaign_id: int,
+    member_id: int,
+    head: str = "",
+) -> None:
+    view = await sweep.member_sweep(
+        session, actor, campaign_id, member_id, clock.today(), settings.pocket_days
+    )
+    member = view.member
+    lines = [head] if head else []
+    lines.append(
+        _("<b>{name}</b>（{branch_member}）").format(
+            name=html.quote(member.name), branch_member=member.gender
+        )
+    )
+    for check in Check:
+        answered = view.answers.get(check)
+        mark = MARK[answered] if answered else "○"
+        lines.append(f"{mark} {int(check)}. {check.label}")
+        for finding in view.findings.get(check, []):
+            lines.append("   · " + html.quote(finding.render(_)))
+        if check not in COMPUTED and not answered:
+            lines.append("   · " + _(check.hint))
+
+    def b(text: str, op: str, check: int = 0, answer: str = "") -> InlineKeyboardButton:
+        return InlineKeyboardButton(
+            text=text,
+            callback_data=SweepAct(
+                op=op,
+                campaign_id=campaign_id,
+                branch_id=member.branch_id,
+                member_id=member.id,
+                check=check,
+                answer=answer,
+            ).pack(),
+        )
+
+    rows = []
+    if is_clean(view.findings):
+        rows.append([b(_("✔ 全部符合"), "all")])
+    for check in Check:
+        rows.append(
+            [
+                b(f"{int(check)} ✔", "set", int(check), Answer.ok.value),
+                b(f"{int(check)} ✘", "set", int(check), Answer.problem.value),
+                b(f"{int(check)} " + _("待完善"), "set", int(check), Answer.pending.value),
+            ]
+        )
+    rows.append([b(_("下一位 ⏭"), "skip")])
+    await message.answer("\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+@router.callback_query(SweepAct.filter(F.op == "all"))
+async def all_ok(
+    call: CallbackQuery,
+    callback_data: SweepAct,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    assert isinstance(call.message, Message)
+    await sweep.answer_checks(
+        session,
+        actor,
+        callback_data.campaign_id,
+        callback_data.member_id,
+        dict.fromkeys(Check, Answer.ok),
+    )
+    await call.message.edit_reply_markup(reply_markup=None)
+    await _show_next(
+        call.message,
+        session,
+        actor,
+        clock,
+        settings,
+        callback_data.campaign_id,
+        callback_data.branch_id,
+    )
+
+
+@router.callback_query(SweepAct.filter(F.op == "skip"))
+async def skip(
+    call: CallbackQuery,
+    callback_data: SweepAct,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    assert isinstance(call.message, Message)
+    await _show_next(
+        call.message,
+        session,
+        actor,
+        clock,
+        settings,
+        callback_data.campaign_id,
+        callback_data.branch_id,
+        after=callback_data.member_id,
+    )
+
+
+@router.callback_query(SweepAct.filter(F.op == "set"))
+async def set_one(
+    call: CallbackQuery,
+    callback_data: SweepAct,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+    state: FSMContext,
+) -> None:
+    assert isinstance(call.message, Message)
+    check, answer = Check(callback_data.check), Answer.of(callback_data.answer)
+    if answer is Answer.problem:
+        await state.set_state(SweepFlow.note)
+        await state.set_data(callback_data.model_dump())
+        await call.message.answer(
+            _("第{n}项“{label}”有什么问题？请简要写明：").format(n=int(check), label=check.label)
+        )
+        return
+    await sweep.answer_checks(
+        session, actor, callback_data.campaign_id, callback_data.member_id, {check: answer}
+    )
+    await _after_answer(call.message, session, actor, clock, settings, callback_data)
+
+
+async def _after_answer(
+    message: Message,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+    act: SweepAct,
+) -> None:
+    view = await sweep.member_sweep(
+        session, actor, act.campaign_id, act.member_id, clock.today(), settings.pocket_days
+    )
+    if len(view.answers) == len(Check):
+        await _show_next(message, session, actor, clock, settings, act.campaign_id, act.branch_id)
+    else:
+        await _show_member(message, session, actor, clock, settings, act.campaign_id, act.member_id)
+
+
+@router.message(SweepFlow.note, F.text)
+async def problem_note(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    act = SweepAct(**await state.get_data())
+    try:
+        await sweep.answer_checks(
+            session,
+            actor,
+            act.campaign_id,
+            act.member_id,
+            {Check(act.check): Answer.problem},
+            note=message.text,
+        )
+    except InvalidInput as exc:
+        await message.answer(html.quote(exc.render(_)))
+        return
+    await state.clear()
+    await _after_answer(message, session, actor, clock, settings, act)

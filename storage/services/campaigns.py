@@ -1,0 +1,274 @@
+"""Campaigns and their deadlines (排查工作安排): started from a notice's template,
+edited by committee staff, listed with days left for everyone in scope."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.campaigns import Direction, Stage, TemplateKey, default_span, stages_for, validate_plan
+from domain.errors import N_, InvalidInput
+from storage.db import utc, write_tx
+from storage.models import Campaign, CampaignBranch, CampaignStage, Organisation
+from storage.services import audit
+from storage.services.access import AccessDenied, Actor, Role, require_committee
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One stage due, as a user in scope sees it (截止时间)."""
+
+    campaign: Campaign
+    stage: CampaignStage
+
+
+def _stage_row(campaign_id: int, stage: Stage) -> CampaignStage:
+    return CampaignStage(
+        campaign_id=campaign_id,
+        key=stage.key,
+        title=stage.title,
+        starts=stage.starts,
+        due=stage.due,
+        what=stage.what,
+        direction=stage.direction,
+        approximate=stage.approximate,
+    )
+
+
+async def create_campaign(
+    session: AsyncSession,
+    actor: Actor,
+    committee_id: int,
+    *,
+    template: str,
+    name: str,
+    year: int,
+    branch_ids: Iterable[int] | None = None,
+) -> Campaign:
+    key = TemplateKey.of(template)
+    stages = stages_for(key, year)
+    starts, ends = default_span(key, year)
+    plan = validate_plan(name, starts, ends, stages)
+    async with write_tx(session):
+        await require_committee(session, actor, committee_id)
+        under = set(
+            await session.scalars(
+                select(Organisation.id).where(
+                    Organisation.parent_id == committee_id, Organisation.kind == "branch"
+                )
+            )
+        )
+        scope = under if branch_ids is None else set(branch_ids)
+        if not scope <= under:
+            raise AccessDenied
+        if not scope:
+            raise InvalidInput(N_("这个党委下还没有党支部，无法开展排查。"))
+        campaign = Campaign(
+            committee_id=committee_id,
+            name=plan.name,
+            template=key.value,
+            starts=plan.starts,
+            ends=plan.ends,
+            created_by=actor.user_id,
+        )
+        session.add(campaign)
+        await session.flush()
+        session.add_all(_stage_row(campaign.id, s) for s in plan.stages)
+        session.add_all(CampaignBranch(campaign_id=campaign.id, branch_id=b) for b in sorted(scope))
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            entity="campaign",
+            entity_id=campaign.id,
+            action="create",
+            field=key.value,
+            new=plan.name,
+            org_id=committee_id,
+        )
+    return campaign
+
+
+async def _campaign_for_change(session: AsyncSession, actor: Actor, campaign_id: int) -> Campaign:
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise AccessDenied
+    await require_committee(session, actor, campaign.committee_id)
+    if campaign.closed_at is not None:
+        raise InvalidInput(N_("这次排查已经结束，不能再修改。"))
+    return campaign
+
+
+async def _stages(session: AsyncSession, campaign_id: int) -> list[CampaignStage]:
+    rows = await session.scalars(
+        select(CampaignStage)
+        .where(CampaignStage.campaign_id == campaign_id)
+        .order_by(CampaignStage.due, CampaignStage.id)
+    )
+    return list(rows)
+
+
+def _as_stage(row: CampaignStage) -> Stage:
+    return Stage(
+        key=row.key,
+        title=row.title,
+        starts=row.starts,
+        due=row.due,
+        what=row.what or "",
+        direction=Direction.of(row.direction),
+        approximate=row.approximate,
+    )
+
+
+async def move_stage(
+    session: AsyncSession, actor: Actor, stage_id: int, *, due: date, starts: date | None = None
+) -> CampaignStage:
+    """A new date for a stage, checked against the whole plan before saving."""
+    async with write_tx(session):
+        row = await session.get(CampaignStage, stage_id)
+        if row is None:
+            raise AccessDenied
+        campaign = await _campaign_for_change(session, actor, row.campaign_id)
+        others = [_as_stage(s) for s in await _stages(session, campaign.id) if s.id != row.id]
+        moved = Stage(
+            key=row.key,
+            title=row.title,
+            starts=starts if starts is not None else row.starts,
+            due=due,
+            what=row.what or "",
+            direction=Direction.of(row.direction),
+            approximate=False,
+        )
+        validate_plan(campaign.name, campaign.starts, campaign.ends, (*others, moved))
+        old = row.due
+        row.due, row.starts, row.approximate = moved.due, moved.starts, False
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            entity="stage",
+            entity_id=row.id,
+            action="move",
+            field="due",
+            old=old,
+            new=due,
+            org_id=campaign.committee_id,
+        )
+    return row
+
+
+async def add_stage(
+    session: AsyncSession, actor: Actor, campaign_id: int, *, title: str, due: date, what: str = ""
+) -> CampaignStage:
+    async with write_tx(session):
+        campaign = await _campaign_for_change(session, actor, campaign_id)
+        taken = {s.key for s in await _stages(session, campaign.id)}
+        key = next(f"extra{n}" for n in range(1, len(taken) + 2) if f"extra{n}" not in taken)
+        stage = Stage(
+            key=key,
+            title=title.strip(),
+            starts=None,
+            due=due,
+            what=what.strip(),
+            direction=Direction.branch_to_committee,
+            approximate=False,
+        )
+        if not stage.title or len(stage.title) > 60:
+            raise InvalidInput(N_("阶段名称不能为空，最多60个字。"))
+        existing = [_as_stage(s) for s in await _stages(session, campaign.id)]
+        validate_plan(campaign.name, campaign.starts, campaign.ends, (*existing, stage))
+        row = _stage_row(campaign.id, stage)
+        session.add(row)
+        await session.flush()
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            entity="stage",
+            entity_id=row.id,
+            action="add",
+            new=f"{stage.title} {due}",
+            org_id=campaign.committee_id,
+        )
+    return row
+
+
+async def remove_stage(session: AsyncSession, actor: Actor, stage_id: int) -> None:
+    async with write_tx(session):
+        row = await session.get(CampaignStage, stage_id)
+        if row is None:
+            raise AccessDenied
+        campaign = await _campaign_for_change(session, actor, row.campaign_id)
+        await session.execute(delete(CampaignStage).where(CampaignStage.id == row.id))
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            entity="stage",
+            entity_id=row.id,
+            action="remove",
+            old=f"{row.title} {row.due}",
+            org_id=campaign.committee_id,
+        )
+
+
+async def close_campaign(
+    session: AsyncSession, actor: Actor, campaign_id: int, now: datetime
+) -> None:
+    async with write_tx(session):
+        campaign = await _campaign_for_change(session, actor, campaign_id)
+        campaign.closed_at = utc(now)
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            entity="campaign",
+            entity_id=campaign.id,
+            action="close",
+            org_id=campaign.committee_id,
+        )
+
+
+async def visible_campaigns(
+    session: AsyncSession, actor: Actor, *, open_only: bool = True
+) -> list[Campaign]:
+    """Campaigns of the actor's committees, and those with the actor's branches in scope."""
+    committees = actor.orgs(Role.COMMITTEE)
+    branches = actor.orgs(Role.SECRETARY)
+    if not committees and not branches:
+        return []
+    in_branch = select(CampaignBranch.campaign_id).where(CampaignBranch.branch_id.in_(branches))
+    query = select(Campaign).where(
+        or_(Campaign.committee_id.in_(committees), Campaign.id.in_(in_branch))
+    )
+    if open_only:
+        query = query.where(Campaign.closed_at.is_(None))
+    return list(await session.scalars(query.order_by(Campaign.starts, Campaign.id)))
+
+
+async def campaign_detail(
+    session: AsyncSession, actor: Actor, campaign_id: int
+) -> tuple[Campaign, list[CampaignStage], list[Organisation]]:
+    visible = {c.id for c in await visible_campaigns(session, actor, open_only=False)}
+    if campaign_id not in visible:
+        raise AccessDenied
+    campaign = await session.get(Campaign, campaign_id)
+    assert campaign is not None
+    branches = list(
+        await session.scalars(
+            select(Organisation)
+            .join(CampaignBranch, CampaignBranch.branch_id == Organisation.id)
+            .where(CampaignBranch.campaign_id == campaign_id)
+            .order_by(Organisation.name)
+        )
+    )
+    return campaign, await _stages(session, campaign_id), branches
+
+
+async def deadlines(session: AsyncSession, actor: Actor, today: date) -> list[Deadline]:
+    """Stages not yet past, soonest first, in every open campaign the actor sees."""
+    result = []
+    for campaign in await visible_campaigns(session, actor):
+        for stage in await _stages(session, campaign.id):
+            if stage.due >= today:
+                result.append(Deadline(campaign, stage))
+    return sorted(result, key=lambda d: (d.stage.due, d.campaign.id))

@@ -1,0 +1,184 @@
+"""The first sweep (集中摸排, SPEC §2a): the five checks for every member in a
+campaign's scope, answered by the branch, with the bot's own findings first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.clocks import MemberFacts
+from domain.errors import N_, InvalidInput
+from domain.sweep import (
+    Answer,
+    Check,
+    CheckState,
+    Finding,
+    SweepProgress,
+    computed_findings,
+    progress,
+)
+from storage.db import write_tx
+from storage.models import CampaignBranch, Member, MobileRecord, SweepAnswer
+from storage.services import audit
+from storage.services.access import Actor, require_branch, require_member
+from storage.services.members import values_of
+
+
+@dataclass(frozen=True)
+class MemberSweep:
+    """One member as the walk shows them: findings and answers so far."""
+
+    member: Member
+    findings: dict[Check, list[Finding]]
+    answers: dict[Check, Answer]
+
+
+async def _require_in_campaign(session: AsyncSession, campaign_id: int, branch_id: int) -> None:
+    found = await session.scalar(
+        select(CampaignBranch.branch_id).where(
+            CampaignBranch.campaign_id == campaign_id, CampaignBranch.branch_id == branch_id
+        )
+    )
+    if found is None:
+        raise InvalidInput(N_("该党员不在本次排查范围内。"))
+
+
+async def _answers(
+    session: AsyncSession, campaign_id: int, member_ids: list[int]
+) -> dict[int, dict[Check, Answer]]:
+    rows = await session.scalars(
+        select(SweepAnswer).where(
+            SweepAnswer.campaign_id == campaign_id,
+            SweepAnswer.member_id.in_(member_ids),
+            SweepAnswer.superseded_by_id.is_(None),
+        )
+    )
+    result: dict[int, dict[Check, Answer]] = {}
+    for row in rows:
+        result.setdefault(row.member_id, {})[Check(row.check_no)] = Answer.of(row.answer)
+    return result
+
+
+async def branch_progress(
+    session: AsyncSession, actor: Actor, campaign_id: int, branch_id: int
+) -> SweepProgress:
+    await require_branch(session, actor, branch_id)
+    await _require_in_campaign(session, campaign_id, branch_id)
+    ids = list(await session.scalars(select(Member.id).where(Member.branch_id == branch_id)))
+    answers = await _answers(session, campaign_id, ids)
+    return progress([CheckState(m, a) for m, a in answers.items()], ids)
+
+
+async def member_sweep(
+    session: AsyncSession,
+    actor: Actor,
+    campaign_id: int,
+    member_id: int,
+    today: date,
+    pocket_days: int = 90,
+) -> MemberSweep:
+    member = await require_member(session, actor, member_id)
+    await _require_in_campaign(session, campaign_id, member.branch_id)
+    mobile = await session.scalar(
+        select(MobileRecord.id).where(
+            MobileRecord.member_id == member.id, MobileRecord.ended_on.is_(None)
+        )
+    )
+    facts = MemberFacts(
+        last_org_life=member.last_org_life,
+        last_dues=member.last_dues,
+        transfer_letter_date=member.transfer_letter_date,
+        transfer_receipt_date=member.transfer_receipt_date,
+        is_mobile_registered=mobile is not None,
+    )
+    findings = computed_findings(values_of(member), facts, today, pocket_days)
+    answers = (await _answers(session, campaign_id, [member.id])).get(member.id, {})
+    return MemberSweep(member, findings, answers)
+
+
+async def next_member(
+    session: AsyncSession,
+    actor: Actor,
+    campaign_id: int,
+    branch_id: int,
+    *,
+    after: int | None = None,
+) -> int | None:
+    """The next member (by name) not yet through all five checks; the walk
+    resumes here after a restart because the answers are in the database."""
+    await require_branch(session, actor, branch_id)
+    await _require_in_campaign(session, campaign_id, branch_id)
+    members = list(
+        await session.execute(
+            select(Member.id, Member.name)
+            .where(Member.branch_id == branch_id)
+            .order_by(Member.name, Member.id)
+        )
+    )
+    answers = await _answers(session, campaign_id, [m.id for m in members])
+    todo = [m.id for m in members if len(answers.get(m.id, {})) < len(Check)]
+    if after in todo:
+        later = todo[todo.index(after) + 1 :]
+        return later[0] if later else (todo[0] if todo[0] != after else None)
+    return todo[0] if todo else None
+
+
+async def answer_checks(
+    session: AsyncSession,
+    actor: Actor,
+    campaign_id: int,
+    member_id: int,
+    answers: dict[Check, Answer],
+    note: str | None = None,
+) -> None:
+    """Record answers (one or all five) in one transaction; a changed answer
+    supersedes the old one, which stays (R-DOSSIER)."""
+    note = (note or "").strip() or None
+    if note and len(note) > 300:
+        raise InvalidInput(N_("说明最多300个字。"))
+    if Answer.problem in answers.values() and not note:
+        raise InvalidInput(N_("标记“有问题”时请写明问题。"))
+    async with write_tx(session):
+        member = await require_member(session, actor, member_id, write=True)
+        await _require_in_campaign(session, campaign_id, member.branch_id)
+        current = {
+            Check(row.check_no): row
+            for row in await session.scalars(
+                select(SweepAnswer).where(
+                    SweepAnswer.campaign_id == campaign_id,
+                    SweepAnswer.member_id == member.id,
+                    SweepAnswer.superseded_by_id.is_(None),
+                )
+            )
+        }
+        for check, answer in sorted(answers.items()):
+            old = current.get(check)
+            if old is not None and old.answer == answer.value and old.note == note:
+                continue
+            row = SweepAnswer(
+                campaign_id=campaign_id,
+                member_id=member.id,
+                check_no=int(check),
+                answer=answer.value,
+                note=note,
+                answered_by=actor.user_id,
+            )
+            session.add(row)
+            await session.flush()
+            if old is not None:
+                old.superseded_by_id = row.id
+            audit.record(
+                session,
+                actor_id=actor.user_id,
+                entity="sweep",
+                entity_id=row.id,
+                action="answer",
+                field=str(int(check)),
+                old=old.answer if old else None,
+                new=answer.value,
+                member_id=member.id,
+                org_id=member.branch_id,
+            )

@@ -1,0 +1,79 @@
+"""/sweep end to end (issue 8, item 2): findings first, a clean member in one
+tap, answers kept, the walk resumes after a restart (R-SWEEP)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from storage.models import SweepAnswer
+from storage.services import campaigns
+from storage.services.access import Actor, Grant, Role
+from tests.e2e.test_search import _set
+
+
+async def _campaign(world) -> int:
+    staff = Actor(201, (Grant(Role.COMMITTEE, world.orgs["示例党委"]),))
+    async with world.app.sessionmaker() as s:
+        campaign = await campaigns.create_campaign(
+            s, staff, world.orgs["示例党委"], template="mobile_2023", name="流动党员排查", year=2026
+        )
+    return campaign.id
+
+
+async def _clean_and_lost(world) -> list[int]:
+    ids = await world.members("一支部", 2)
+    await _set(
+        world,
+        ids[0],
+        ethnicity="汉族",
+        education="大专",
+        phone="13900000011",
+        last_org_life=date(2026, 11, 1),
+        last_dues=date(2026, 11, 1),
+    )
+    await _set(world, ids[1], last_org_life=date(2025, 1, 1))
+    return ids
+
+
+async def test_a_clean_member_takes_one_tap_and_findings_come_first_R_SWEEP(branch_world):
+    ids = await _clean_and_lost(branch_world)
+    campaign_id = await _campaign(branch_world)
+    sec = branch_world.user(101)
+    await sec.send("/sweep")
+    first = await sec.reply()
+    assert "进度：已核查0/2人" in first.text
+    # Names sort 赵测一 (clean) before 钱测一 (lost since January 2025).
+    assert "赵测一" in first.text and "全部符合" in " ".join(first.button_texts)
+    await sec.press("全部符合")  # one tap confirms all five checks
+    second = (await sec.wait_idle())[-1]
+    assert "钱测一" in second.text and "已核查1/2人" in second.text
+    assert "全部符合" not in " ".join(second.button_texts)  # findings need a person
+    async with branch_world.app.sessionmaker() as s:
+        answers = (
+            await s.scalars(select(SweepAnswer).where(SweepAnswer.campaign_id == campaign_id))
+        ).all()
+    assert {a.member_id for a in answers} <= set(ids)
+
+
+async def test_problem_needs_a_note_and_the_walk_resumes_after_restart(branch_world):
+    await _clean_and_lost(branch_world)
+    await _campaign(branch_world)
+    sec = branch_world.user(101)
+    await sec.send("/sweep")
+    shown = await sec.reply()
+    name = shown.text.split("\n")[1]
+    await sec.press("3 ✘")
+    await sec.reply()
+    await sec.send("超过6个月未交纳党费")
+    after_note = await sec.reply()
+    assert name in after_note.text  # still the same member: four checks open
+    await branch_world.restart()
+    await sec.send("/sweep")
+    resumed = await sec.reply()
+    assert name in resumed.text and "✘ 3." in resumed.text
+    for label in ("1 待完善", "2 ✔", "4 ✔", "5 ✔"):
+        await sec.press(label)
+        await sec.reply()
+    assert "已核查1/2人" in sec.last.text
