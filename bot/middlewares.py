@@ -56,13 +56,35 @@ class DatabaseMiddleware(BaseMiddleware):
             data["clock"] = self.clock
             if user is not None:
                 locale = locale_from_telegram(user.language_code)
-                data["actor"] = await see_user(
-                    session, user.id, user.full_name, user.username, locale
-                )
+                try:
+                    data["actor"] = await see_user(
+                        session, user.id, user.full_name, user.username, locale
+                    )
+                    # End the read so the connection goes back to the pool
+                    # while the handler talks to Telegram.
+                    await session.commit()
+                except Exception as exc:
+                    await _apologise(event, exc)
+                    return None
             try:
                 return await handler(event, data)
             finally:
                 await session.rollback()
+
+
+async def _apologise(event: TelegramObject, exc: Exception) -> None:
+    """The database is unreachable before any handler ran: say so plainly
+    (no locale is known yet, so in both languages) and log only the type."""
+    log.error("could not load the user: %s", type(exc).__name__)
+    text = "系统暂时无法使用，请稍后再试。/ Temporarily unavailable, please try again later."
+    update: Update = event  # type: ignore[assignment]
+    try:
+        if update.callback_query:
+            await update.callback_query.answer(text, show_alert=True)
+        elif update.message:
+            await update.message.answer(text)
+    except Exception:  # Telegram itself may be the problem; nothing more to do
+        log.error("could not send the apology either")
 
 
 class GuardMiddleware(BaseMiddleware):

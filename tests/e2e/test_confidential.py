@@ -52,3 +52,17 @@ async def test_an_unexpected_failure_gets_a_plain_apology_not_a_trace(
     # The log names the failure's type, not its message (which may carry data).
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "RuntimeError" in logged and phone not in logged
+
+
+async def test_a_database_failure_before_the_handler_still_gets_an_answer(
+    branch_world, monkeypatch
+):
+    import bot.middlewares as middlewares
+
+    async def down(*args, **kwargs):
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(middlewares, "see_user", down)
+    sec = branch_world.user(101)
+    await sec.send("/members")
+    assert "稍后再试" in (await sec.reply()).text
