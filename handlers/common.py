@@ -40,6 +40,7 @@ COMMANDS: tuple[tuple[str, object, tuple[Role, ...]], ...] = (
     ("campaign", __("排查工作：新建、查看、结束"), (Role.COMMITTEE,)),
     ("deadlines", __("截止时间"), (Role.SECRETARY, Role.COMMITTEE)),
     ("sweep", __("集中摸排：逐人五核查"), (Role.SECRETARY,)),
+    ("todo", __("待完善和有问题的事项"), (Role.SECRETARY,)),
     ("invite", __("生成邀请码"), (Role.COMMITTEE, Role.ADMIN)),
     ("lang", __("切换语言 / Language"), ()),
     ("cancel", __("取消当前操作"), ()),

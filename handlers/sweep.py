@@ -180,6 +180,64 @@ async def _show_member(
     await message.answer("\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
+@router.message(Command("todo"))
+async def todo(message: Message, session: AsyncSession, actor: Actor) -> None:
+    """Every open 待完善 and ✘ of the branch, by member, each a tap from its checks."""
+    targets = await _targets(session, actor)
+    if not targets:
+        await message.answer(_("您的党支部目前不在任何进行中的排查范围内。"))
+        return
+    for campaign, branch_id in targets:
+        items = await sweep.open_items(session, actor, campaign.id, branch_id)
+        lines = [
+            _("<b>{name}</b> · 待办{n}项").format(name=html.quote(campaign.name), n=len(items))
+        ]
+        buttons: dict[int, InlineKeyboardButton] = {}
+        for item in items[:60]:
+            note = f"：{html.quote(item.note)}" if item.note else ""
+            lines.append(
+                f"{MARK[item.answer]} {html.quote(item.name)} · {int(item.check)}. {item.check.label}{note}"
+            )
+            buttons.setdefault(
+                item.member_id,
+                InlineKeyboardButton(
+                    text=item.name,
+                    callback_data=SweepAct(
+                        op="member",
+                        campaign_id=campaign.id,
+                        branch_id=branch_id,
+                        member_id=item.member_id,
+                    ).pack(),
+                ),
+            )
+        rows = [list(buttons.values())[i : i + 3] for i in range(0, len(buttons), 3)]
+        await message.answer(
+            "\n".join(lines),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=rows) if rows else None,
+        )
+
+
+@router.callback_query(SweepAct.filter(F.op == "member"))
+async def open_member(
+    call: CallbackQuery,
+    callback_data: SweepAct,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    assert isinstance(call.message, Message)
+    await _show_member(
+        call.message,
+        session,
+        actor,
+        clock,
+        settings,
+        callback_data.campaign_id,
+        callback_data.member_id,
+    )
+
+
 @router.callback_query(SweepAct.filter(F.op == "all"))
 async def all_ok(
     call: CallbackQuery,

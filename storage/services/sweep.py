@@ -182,3 +182,36 @@ async def answer_checks(
                 member_id=member.id,
                 org_id=member.branch_id,
             )
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    """A 待完善 or ✘ answer still standing (R-SWEEP: listed until resolved)."""
+
+    member_id: int
+    name: str
+    check: Check
+    answer: Answer
+    note: str | None
+
+
+async def open_items(
+    session: AsyncSession, actor: Actor, campaign_id: int, branch_id: int
+) -> list[OpenItem]:
+    await require_branch(session, actor, branch_id)
+    await _require_in_campaign(session, campaign_id, branch_id)
+    rows = await session.execute(
+        select(SweepAnswer, Member.name)
+        .join(Member, Member.id == SweepAnswer.member_id)
+        .where(
+            SweepAnswer.campaign_id == campaign_id,
+            Member.branch_id == branch_id,
+            SweepAnswer.superseded_by_id.is_(None),
+            SweepAnswer.answer.in_([Answer.pending.value, Answer.problem.value]),
+        )
+        .order_by(Member.name, Member.id, SweepAnswer.check_no)
+    )
+    return [
+        OpenItem(a.member_id, name, Check(a.check_no), Answer.of(a.answer), a.note)
+        for a, name in rows
+    ]

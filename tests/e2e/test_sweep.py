@@ -77,3 +77,22 @@ async def test_problem_needs_a_note_and_the_walk_resumes_after_restart(branch_wo
         await sec.press(label)
         await sec.reply()
     assert "已核查1/2人" in sec.last.text
+
+
+async def test_todo_lists_open_items_until_resolved_R_SWEEP(branch_world):
+    await _clean_and_lost(branch_world)
+    await _campaign(branch_world)
+    sec = branch_world.user(101)
+    await sec.send("/sweep")
+    await sec.reply()
+    await sec.press("2 待完善")
+    await sec.reply()
+    await sec.send("/todo")
+    listing = await sec.reply()
+    assert "待办1项" in listing.text and "赵测一" in listing.text and "党员档案" in listing.text
+    await sec.press("赵测一")
+    await sec.reply()
+    await sec.press("2 ✔")
+    await sec.wait_idle()
+    await sec.send("/todo")
+    assert "待办0项" in (await sec.reply()).text
