@@ -17,6 +17,7 @@ def get_routers() -> list[Router]:
         member_add,
         members,
         outcomes,
+        review,
         roster_import,
         search_log,
         situations,
@@ -38,6 +39,7 @@ def get_routers() -> list[Router]:
         dossier.router,
         campaigns.router,
         sweep.router,
+        review.router,
         common.fallback_router,  # the catch-all last
     ]
     return [r.build() for r in routes]

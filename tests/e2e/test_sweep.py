@@ -96,3 +96,19 @@ async def test_todo_lists_open_items_until_resolved_R_SWEEP(branch_world):
     await sec.wait_idle()
     await sec.send("/todo")
     assert "待办0项" in (await sec.reply()).text
+
+
+async def test_committee_sees_every_branch_progress_in_one_message(branch_world):
+    await _clean_and_lost(branch_world)
+    await branch_world.members("二支部", 3, start=10)
+    await _campaign(branch_world)
+    sec = branch_world.user(101)
+    await sec.send("/sweep")
+    await sec.reply()
+    await sec.press("全部符合")
+    await sec.wait_idle()
+    staff = branch_world.user(201)
+    await staff.send("/review")
+    text = (await staff.reply()).text
+    assert "已核查1/5人" in text
+    assert "一支部 · 1/2 · 0 · 0" in text and "二支部 · 0/3 · 0 · 0" in text

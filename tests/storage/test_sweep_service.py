@@ -87,3 +87,21 @@ async def test_changing_an_answer_keeps_the_old_one_R_DOSSIER(session, scene):
     ]
     view = await sweep.member_sweep(session, sec_one, campaign_id, a, date(2026, 11, 25))
     assert view.answers == {Check.file: Answer.problem}
+
+
+@both_backends
+async def test_committee_progress_counts_per_branch_with_sql_aggregates(session, scene):
+    campaign_id, one, sec_one, _sec_two, a, b, _c = scene
+    await sweep.answer_checks(session, sec_one, campaign_id, a, dict.fromkeys(Check, Answer.ok))
+    await sweep.answer_checks(session, sec_one, campaign_id, b, {Check.file: Answer.pending})
+    await sweep.answer_checks(
+        session, sec_one, campaign_id, b, {Check.conduct: Answer.problem}, note="待核实"
+    )
+    committee = (await session.get(Organisation, one)).parent_id
+    staff = Actor(1, (Grant(Role.COMMITTEE, committee),))
+    _campaign, rows = await sweep.committee_progress(session, staff, campaign_id)
+    assert [(r.name, r.members, r.checked, r.pending, r.problems) for r in rows] == [
+        ("一支部", 2, 1, 1, 1)
+    ]
+    with pytest.raises(AccessDenied):
+        await sweep.committee_progress(session, sec_one, campaign_id)
