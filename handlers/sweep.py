@@ -4,7 +4,10 @@ one tap (“全部符合”); the walk resumes where it stopped, after a restart
 
 from __future__ import annotations
 
-from aiogram import F, html
+import contextlib
+
+from aiogram import Bot, F, html
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -15,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import Settings
 from domain.clock import Clock
-from domain.errors import InvalidInput
+from domain.errors import N_, InvalidInput
 from domain.sweep import COMPUTED, Answer, Check, is_clean
 from handlers.filters import HasRole
 from handlers.routes import Routes
-from storage.models import Campaign
+from storage.models import Campaign, Organisation
 from storage.services import campaigns, sweep
 from storage.services.access import Actor, Role
 
@@ -42,6 +45,7 @@ class SweepAct(CallbackData, prefix="sw"):
 
 class SweepFlow(StatesGroup):
     note = State()
+    referral = State()
 
 
 async def _targets(session: AsyncSession, actor: Actor) -> list[tuple[Campaign, int]]:
@@ -354,4 +358,131 @@ async def problem_note(
         await message.answer(html.quote(exc.render(_)))
         return
     await state.clear()
+    if Check(act.check) in ESCALATE:
+        await _offer_escalation(message, act)
+        return
+    await _after_answer(message, session, actor, clock, settings, act)
+
+
+# Check 2 can reveal a doubtful membership, check 5 a suspected offence (SPEC §2a).
+ESCALATE = {
+    Check.file: ("identity", N_("⚠️ 疑似违规入党或无法认定党员身份：报告党委")),
+    Check.conduct: ("discipline", N_("⚠️ 疑似违纪违法：记录移交")),
+}
+
+
+async def _offer_escalation(message: Message, act: SweepAct) -> None:
+    kind, label = ESCALATE[Check(act.check)]
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=_(label),
+                callback_data=act.model_copy(update={"op": "esc", "answer": kind}).pack(),
+            )
+        ],
+        [
+            InlineKeyboardButton(
+                text=_("不需要，继续"),
+                callback_data=act.model_copy(update={"op": "noesc", "answer": ""}).pack(),
+            )
+        ],
+    ]
+    await message.answer(
+        _("需要上报或移交吗？"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows)
+    )
+
+
+@router.callback_query(SweepAct.filter(F.op == "noesc"))
+async def no_escalation(
+    call: CallbackQuery,
+    callback_data: SweepAct,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    assert isinstance(call.message, Message)
+    await _after_answer(call.message, session, actor, clock, settings, callback_data)
+
+
+@router.callback_query(SweepAct.filter(F.op == "esc"))
+async def escalation(
+    call: CallbackQuery,
+    callback_data: SweepAct,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    assert isinstance(call.message, Message)
+    if callback_data.answer == "discipline":
+        await state.set_state(SweepFlow.referral)
+        await state.set_data(callback_data.model_dump())
+        await call.message.answer(
+            _("移交给哪里？（如：纪检监察机关、公安机关）此事不在本系统中处理，只记录移交情况。")
+        )
+        return
+    await _escalate(
+        call.message, session, actor, clock, settings, callback_data, bot, _("上级党委")
+    )
+
+
+@router.message(SweepFlow.referral, F.text)
+async def referral(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+    bot: Bot,
+) -> None:
+    act = SweepAct(**await state.get_data())
+    await state.clear()
+    await _escalate(message, session, actor, clock, settings, act, bot, message.text or "")
+
+
+async def _escalate(
+    message: Message,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+    act: SweepAct,
+    bot: Bot,
+    referred_to: str,
+) -> None:
+    view = await sweep.member_sweep(
+        session, actor, act.campaign_id, act.member_id, clock.today(), settings.pocket_days
+    )
+    row, staff = await sweep.escalate(
+        session,
+        actor,
+        act.campaign_id,
+        act.member_id,
+        kind=act.answer,
+        referred_to=referred_to,
+    )
+    member = view.member
+    branch = await session.get(Organisation, member.branch_id)
+    summary = _(
+        "⚠️ 排查上报：{branch} 党员 <b>{name}</b>（{gender}，{birth}出生，{joined}入党）疑似违规入党或无法认定党员身份，请核查。"
+    ).format(
+        branch=html.quote(branch.name if branch else ""),
+        name=html.quote(member.name),
+        gender=member.gender,
+        birth=member.birth,
+        joined=member.joined,
+    )
+    for user_id in staff:  # the one sender rate-limits these
+        with contextlib.suppress(TelegramAPIError):
+            await bot.send_message(user_id, summary)
+    text = (
+        _("已报告党委（{n}人收到）。").format(n=len(staff))
+        if row.kind == "identity"
+        else _("已记录移交：{to}").format(to=html.quote(row.referred_to))
+    )
+    await message.answer(text)
     await _after_answer(message, session, actor, clock, settings, act)

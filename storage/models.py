@@ -377,3 +377,20 @@ class SweepAnswer(Base):
     superseded_by_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_sweep_answer_campaign_member", "campaign_id", "member_id"),)
+
+
+class Escalation(Base):
+    """A case the sweep hands upward (上报 / 移交): a suspected 违规入党 or
+    无法认定党员身份 goes to the committee (check 2); a suspected 违纪违法 is a
+    referral to 纪检/公安 (check 5), recorded here and never settled in the bot."""
+
+    __tablename__ = "escalation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # identity | discipline
+    referred_to: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(String(300))
+    recorded_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -21,7 +21,16 @@ from domain.sweep import (
     progress,
 )
 from storage.db import write_tx
-from storage.models import Campaign, CampaignBranch, Member, MobileRecord, Organisation, SweepAnswer
+from storage.models import (
+    Campaign,
+    CampaignBranch,
+    Escalation,
+    Member,
+    MobileRecord,
+    Organisation,
+    RoleGrant,
+    SweepAnswer,
+)
 from storage.services import audit
 from storage.services.access import (
     AccessDenied,
@@ -282,3 +291,63 @@ async def committee_progress(
 def _int_or_str(value: object) -> object:
     # SUM over an empty join is NULL on some engines and Decimal on PostgreSQL.
     return value if isinstance(value, str) else int(value or 0)  # type: ignore[call-overload]
+
+
+ESCALATION_KINDS = {"identity": Check.file, "discipline": Check.conduct}
+
+
+async def escalate(
+    session: AsyncSession,
+    actor: Actor,
+    campaign_id: int,
+    member_id: int,
+    *,
+    kind: str,
+    referred_to: str,
+    note: str | None = None,
+) -> tuple[Escalation, list[int]]:
+    """Record the case and return the committee users to tell (identity cases).
+
+    A suspected 违纪违法 is only recorded as handed on (SPEC §5: 纪律处分 happens
+    outside the bot); a suspected 违规入党 goes to the committee over the branch."""
+    if kind not in ESCALATION_KINDS:
+        raise ValueError(kind)
+    referred_to = referred_to.strip()
+    if not referred_to or len(referred_to) > 100:
+        raise InvalidInput(N_("请写明移交给谁（最多100个字），例如：纪检监察机关。"))
+    async with write_tx(session):
+        member = await require_member(session, actor, member_id, write=True)
+        await _require_in_campaign(session, campaign_id, member.branch_id)
+        row = Escalation(
+            campaign_id=campaign_id,
+            member_id=member.id,
+            kind=kind,
+            referred_to=referred_to,
+            note=(note or "").strip()[:300] or None,
+            recorded_by=actor.user_id,
+        )
+        session.add(row)
+        await session.flush()
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            entity="escalation",
+            entity_id=row.id,
+            action=kind,
+            new=referred_to,
+            member_id=member.id,
+            org_id=member.branch_id,
+        )
+        branch = await session.get(Organisation, member.branch_id)
+        staff: list[int] = []
+        if kind == "identity" and branch is not None and branch.parent_id is not None:
+            staff = list(
+                await session.scalars(
+                    select(RoleGrant.user_id).where(
+                        RoleGrant.org_id == branch.parent_id,
+                        RoleGrant.role == "committee",
+                        RoleGrant.revoked_at.is_(None),
+                    )
+                )
+            )
+    return row, staff

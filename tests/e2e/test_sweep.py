@@ -112,3 +112,37 @@ async def test_committee_sees_every_branch_progress_in_one_message(branch_world)
     text = (await staff.reply()).text
     assert "已核查1/5人" in text
     assert "一支部 · 1/2 · 0 · 0" in text and "二支部 · 0/3 · 0 · 0" in text
+
+
+async def test_suspected_false_membership_reaches_the_committee_and_offences_are_referred(branch_world):
+    from storage.models import Escalation
+
+    await _clean_and_lost(branch_world)
+    await _campaign(branch_world)
+    staff = branch_world.user(201)
+    await staff.send("/help")  # the committee user has a chat with the bot
+    await staff.reply()
+    sec = branch_world.user(101)
+    await sec.send("/sweep")
+    await sec.reply()
+    await sec.press("2 ✘")
+    await sec.reply()
+    await sec.send("入党志愿书缺失，入党时间无法核实")
+    await sec.reply()
+    await sec.press("报告党委")
+    told = await sec.reply()
+    assert "1人收到" in told.text
+    alert = await staff.reply()
+    assert "赵测一" in alert.text and "违规入党" in alert.text
+    await sec.wait_idle()
+    await sec.press("5 ✘")
+    await sec.reply()
+    await sec.send("群众反映有违法行为")
+    await sec.reply()
+    await sec.press("记录移交")
+    await sec.reply()
+    await sec.send("区纪委监委")
+    assert "已记录移交：区纪委监委" in (await sec.reply()).text
+    async with branch_world.app.sessionmaker() as s:
+        rows = (await s.scalars(select(Escalation).order_by(Escalation.id))).all()
+    assert [(r.kind, r.referred_to) for r in rows] == [("identity", "上级党委"), ("discipline", "区纪委监委")]
