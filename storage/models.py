@@ -394,3 +394,20 @@ class Escalation(Base):
     note: Mapped[str | None] = mapped_column(String(300))
     recorded_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class BranchReview(Base):
+    """The committee working group's review of a branch's sweep (核查, seed 004):
+    a finding, a send-back with what to correct, or the 核查完成 mark."""
+
+    __tablename__ = "branch_review"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # finding | returned | complete
+    text: Mapped[str | None] = mapped_column(String(500))
+    reviewed_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_branch_review_campaign_branch", "campaign_id", "branch_id"),)

@@ -114,7 +114,9 @@ async def test_committee_sees_every_branch_progress_in_one_message(branch_world)
     assert "一支部 · 1/2 · 0 · 0" in text and "二支部 · 0/3 · 0 · 0" in text
 
 
-async def test_suspected_false_membership_reaches_the_committee_and_offences_are_referred(branch_world):
+async def test_suspected_false_membership_reaches_the_committee_and_offences_are_referred(
+    branch_world,
+):
     from storage.models import Escalation
 
     await _clean_and_lost(branch_world)
@@ -145,4 +147,45 @@ async def test_suspected_false_membership_reaches_the_committee_and_offences_are
     assert "已记录移交：区纪委监委" in (await sec.reply()).text
     async with branch_world.app.sessionmaker() as s:
         rows = (await s.scalars(select(Escalation).order_by(Escalation.id))).all()
-    assert [(r.kind, r.referred_to) for r in rows] == [("identity", "上级党委"), ("discipline", "区纪委监委")]
+    assert [(r.kind, r.referred_to) for r in rows] == [
+        ("identity", "上级党委"),
+        ("discipline", "区纪委监委"),
+    ]
+
+
+async def test_committee_sends_a_branch_back_then_marks_it_reviewed(branch_world):
+    ids = await _clean_and_lost(branch_world)
+    campaign_id = await _campaign(branch_world)
+    staff = branch_world.user(201)
+    sec = branch_world.user(101)
+    await sec.send("/help")
+    await sec.reply()
+    await staff.send("/review")
+    await staff.reply()
+    await staff.press("一支部")
+    await staff.reply()
+    refused = await staff.press("核查完成")  # the sweep is not complete yet
+    assert "暂不能标记核查完成" in (await staff.callback_answer(refused)).text
+    await staff.press("退回整改")
+    await staff.reply()
+    await staff.send("钱测一的党费记录需补充")
+    await staff.wait_idle()
+    notice = await sec.reply()
+    assert "退回整改" in notice.text and "党费记录" in notice.text
+    from domain.sweep import Answer, Check
+    from storage.services import sweep
+    from storage.services.access import Actor, Grant, Role
+
+    secretary = Actor(101, (Grant(Role.SECRETARY, branch_world.orgs["一支部"]),))
+    async with branch_world.app.sessionmaker() as s:
+        for member_id in ids:
+            await sweep.answer_checks(
+                s, secretary, campaign_id, member_id, dict.fromkeys(Check, Answer.ok)
+            )
+    await staff.send("/review")
+    await staff.reply()
+    await staff.press("一支部")
+    await staff.reply()
+    await staff.press("核查完成")
+    replies = await staff.wait_idle()
+    assert "✅ 一支部 · 2/2" in replies[-1].text
