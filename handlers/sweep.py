@@ -150,7 +150,7 @@ async def _show_member(
     for check in Check:
         answered = view.answers.get(check)
         mark = MARK[answered] if answered else "○"
-        lines.append(f"{mark} {int(check)}. {check.label}")
+        lines.append(f"{mark} {int(check)}. {_(check.label)}")
         for finding in view.findings.get(check, []):
             lines.append("   · " + html.quote(finding.render(_)))
         if check not in COMPUTED and not answered:
@@ -200,7 +200,7 @@ async def todo(message: Message, session: AsyncSession, actor: Actor) -> None:
         for item in items[:60]:
             note = f"：{html.quote(item.note)}" if item.note else ""
             lines.append(
-                f"{MARK[item.answer]} {html.quote(item.name)} · {int(item.check)}. {item.check.label}{note}"
+                f"{MARK[item.answer]} {html.quote(item.name)} · {int(item.check)}. {_(item.check.label)}{note}"
             )
             buttons.setdefault(
                 item.member_id,
@@ -309,7 +309,7 @@ async def set_one(
         await state.set_state(SweepFlow.note)
         await state.set_data(callback_data.model_dump())
         await call.message.answer(
-            _("第{n}项“{label}”有什么问题？请简要写明：").format(n=int(check), label=check.label)
+            _("第{n}项“{label}”有什么问题？请简要写明：").format(n=int(check), label=_(check.label))
         )
         return
     await sweep.answer_checks(
