@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.settings import Settings
 from domain.channels import AttemptResult, Channel, ChannelGroup, channels_in, suggested_order
 from domain.clock import Clock
-from domain.clocks import Standing
+from domain.clocks import Standing, is_pocket
 from domain.dates import parse_date
 from domain.errors import InvalidInput
 from handlers.branch_choice import pick_branch
@@ -118,9 +118,9 @@ async def _choose_member(
     )
 
 
-def _channel_keyboard(is_pocket: bool) -> InlineKeyboardMarkup:
+def _channel_keyboard(pocket: bool) -> InlineKeyboardMarkup:
     rows: list[list[InlineKeyboardButton]] = []
-    for group in suggested_order(is_pocket) if is_pocket else tuple(ChannelGroup):
+    for group in suggested_order(pocket) if pocket else tuple(ChannelGroup):
         buttons = [
             InlineKeyboardButton(
                 text=c.label, callback_data=LogStep(step="channel", value=c.value).pack()
@@ -132,11 +132,11 @@ def _channel_keyboard(is_pocket: bool) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def _channel_text(name: str, is_pocket: bool) -> str:
-    groups = suggested_order(is_pocket) if is_pocket else tuple(ChannelGroup)
+def _channel_text(name: str, pocket: bool) -> str:
+    groups = suggested_order(pocket) if pocket else tuple(ChannelGroup)
     lines = [_("为 <b>{name}</b> 记录查找。通过什么渠道？").format(name=html.quote(name))]
     lines += [f"{int(g)}. {g.label}" for g in groups]
-    if is_pocket:
+    if pocket:
         lines.append(_("“口袋”党员请先联系接收单位党组织。"))
     return "\n".join(lines)
 
@@ -153,16 +153,17 @@ async def log_member(
 ) -> None:
     assert isinstance(call.message, Message)
     member = await members.require_writable(session, actor, callback_data.member_id)
-    rows = await branch_situations(
-        session, actor, member.branch_id, clock.today(), pocket_days=settings.pocket_days
-    )
-    is_pocket = any(
-        r.member.id == member.id and r.situation.standing is Standing.POCKET for r in rows
+    # One member's clock, not the whole branch's situations: this runs on every tap.
+    pocket = is_pocket(
+        member.transfer_letter_date,
+        member.transfer_receipt_date,
+        clock.today(),
+        settings.pocket_days,
     )
     await state.set_state(SearchLog.channel)
     await state.set_data({"member_id": member.id, "branch_id": member.branch_id})
     await call.message.answer(
-        _channel_text(member.name, is_pocket), reply_markup=_channel_keyboard(is_pocket)
+        _channel_text(member.name, pocket), reply_markup=_channel_keyboard(pocket)
     )
 
 
