@@ -130,12 +130,46 @@ class Member(Base):
     transfer_letter_date: Mapped[date | None] = mapped_column(Date)
     transfer_receiver: Mapped[str | None] = mapped_column(String(100))
     transfer_receipt_date: Mapped[date | None] = mapped_column(Date)
+    # 人员类别: one of the committee's MemberCategory names (kept as text so a
+    # register keeps its meaning when the list changes).
+    category: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
 
     branch: Mapped[Organisation] = relationship(lazy="raise")
+
+
+class MemberCategory(Base):
+    """人员类别: the short list a committee sets (a school: 教职工 / 学生); the
+    党员摸底核查情况统计表 counts by it (seed 000 附件9)."""
+
+    __tablename__ = "member_category"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    committee_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    name: Mapped[str] = mapped_column(String(20))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        UniqueConstraint("committee_id", "name", name="uq_member_category_committee_name"),
+    )
+
+
+class FamilyMember(Base):
+    """家庭主要成员及重要社会关系 (seed 001 附件1 note 8): 配偶、子女、父母等.
+    They are the first 知情人 the search suggests (SPEC §4, channel group 2)."""
+
+    __tablename__ = "family_member"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    relation: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(30))
+    work_unit: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    position: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditEvent(Base):
@@ -406,6 +440,8 @@ class BranchReview(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
     branch_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     kind: Mapped[str] = mapped_column(String(16))  # finding | returned | complete
+    # A finding about one member (seed 004: 核查 per branch and, where needed, per member).
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
     text: Mapped[str | None] = mapped_column(String(500))
     reviewed_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
