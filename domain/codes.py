@@ -192,3 +192,16 @@ class MisconductCheck(CodeList):
     SELF_STATEMENT = ("self", "本人情况说明")
     LETTER_OF_INQUIRY = ("letter", "函询")
     AUTHORITIES = ("authority", "纪检、公安")
+
+
+class Relation(CodeList):
+    """称谓: seed 001 names 配偶、子女、父母; 重要社会关系 adds the rest."""
+
+    SPOUSE = ("配偶", "配偶")
+    CHILD = ("子女", "子女")
+    FATHER = ("父亲", "父亲")
+    MOTHER = ("母亲", "母亲")
+    SIBLING = ("兄弟姐妹", "兄弟姐妹")
+    RELATIVE = ("其他亲属", "其他亲属")
+    FRIEND = ("朋友", "朋友")
+    OTHER = ("其他", "其他社会关系")

@@ -28,6 +28,9 @@ class Kind(StrEnum):
     ID_NUMBER = "id_number"
     PHONE = "phone"
     YES_NO = "yes_no"
+    # 人员类别: a choice from the committee's own list, which only the storage
+    # layer knows; here it is text, checked against the list where it is saved.
+    CATEGORY = "category"
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ _PARSERS = {
     Kind.ID_NUMBER: _id_number,
     Kind.PHONE: _phone,
     Kind.YES_NO: _yes_no,
+    Kind.CATEGORY: _text,
 }
 
 _F = FieldSpec
@@ -130,6 +134,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     _F("joined", N_("入党时间"), Kind.MONTH, required=True),
     _F("member_type", N_("党员类别"), Kind.CHOICE, required=True, choices=MemberType),
     _F("id_number", N_("身份证号"), Kind.ID_NUMBER, max_len=20),
+    _F("category", N_("人员类别"), Kind.CATEGORY, max_len=20),
     _F("ethnicity", N_("民族"), Kind.TEXT, max_len=20),
     _F("full_member_since", N_("转正时间"), Kind.MONTH),
     _F("education", N_("文化程度"), Kind.CHOICE, choices=Education),
@@ -153,6 +158,11 @@ FIELDS: tuple[FieldSpec, ...] = (
 FIELD_BY_KEY: Mapping[str, FieldSpec] = {f.key: f for f in FIELDS}
 REQUIRED = tuple(f for f in FIELDS if f.required)
 ADD_FIELDS = tuple(f for f in FIELDS if f.ask_on_add)
+
+
+def values_of(record: object) -> dict[str, Any]:
+    """The catalogue's fields read off a stored member (or any object with them)."""
+    return {f.key: getattr(record, f.key) for f in FIELDS}
 
 
 def check_record(values: Mapping[str, Any]) -> list[InvalidInput]:

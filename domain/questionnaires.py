@@ -18,6 +18,7 @@ from domain.codes import (
     MobileIndustry,
     MobileOccupation,
     MobileRegion,
+    Relation,
     UnreachableOrgCategory,
 )
 from domain.errors import N_, InvalidInput
@@ -134,4 +135,15 @@ MOBILE = Questionnaire(
     },
 )
 
-QUESTIONNAIRES = {q.name: q for q in (FOUND, UNREACHABLE, MOBILE)}
+# 家庭主要成员及重要社会关系, one row (seed 001 附件1 note 8).
+FAMILY = Questionnaire(
+    name="family",
+    fields=(
+        _F("relation", N_("称谓"), Kind.CHOICE, required=True, choices=Relation),
+        _F("name", N_("姓名"), Kind.TEXT, required=True, max_len=30),
+        _F("work_unit", N_("工作单位"), Kind.TEXT, max_len=100),
+        _F("phone", N_("联系电话"), Kind.PHONE, max_len=20),
+    ),
+)
+
+QUESTIONNAIRES = {q.name: q for q in (FOUND, UNREACHABLE, MOBILE, FAMILY)}

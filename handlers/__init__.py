@@ -9,8 +9,10 @@ def get_routers() -> list[Router]:
     from handlers import (
         attempts,
         campaigns,
+        categories,
         common,
         dossier,
+        family,
         form_walk,
         invite,
         meetings,
@@ -30,6 +32,7 @@ def get_routers() -> list[Router]:
         roster_import.router,
         member_add.router,
         members.router,
+        family.router,
         situations.router,
         search_log.router,
         meetings.router,
@@ -38,6 +41,7 @@ def get_routers() -> list[Router]:
         form_walk.router,
         dossier.router,
         campaigns.router,
+        categories.router,
         sweep.router,
         review.router,
         common.fallback_router,  # the catch-all last

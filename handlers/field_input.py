@@ -4,6 +4,7 @@ so both ask the same way and refuse the same things."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -31,7 +32,13 @@ _HINTS = {
 }
 
 
-def choice_labels(spec: FieldSpec) -> list[str]:
+_CHOOSE = (Kind.CHOICE, Kind.YES_NO, Kind.CATEGORY)
+
+
+def choice_labels(spec: FieldSpec, listed: Sequence[str] = ()) -> list[str]:
+    """The buttons; ``listed`` is the committee's 人员类别 list for that field."""
+    if spec.kind is Kind.CATEGORY:
+        return list(listed)
     if spec.kind is Kind.YES_NO:
         return ["是", "否"]
     assert spec.choices is not None
@@ -45,11 +52,12 @@ def prompt(
     optional: bool | None = None,
     allow_clear: bool = False,
     allow_rest: bool = False,
+    listed: Sequence[str] = (),
 ) -> tuple[str, InlineKeyboardMarkup]:
     optional = not spec.required if optional is None else optional
     head = f"{step} " if step else ""
     ask = _("请输入“{label}”").format(label=_(spec.label))
-    if spec.kind in (Kind.CHOICE, Kind.YES_NO):
+    if spec.kind in _CHOOSE:
         ask = _("请选择“{label}”").format(label=_(spec.label))
     text = f"{head}{ask}" + ("" if not optional else _("（可跳过）"))
     hint = _HINTS.get(spec.kind)
@@ -58,10 +66,10 @@ def prompt(
     if spec.kind is Kind.TEXT:
         text += "\n" + _("最多{max}个字").format(max=spec.max_len)
     rows: list[list[InlineKeyboardButton]] = []
-    if spec.kind in (Kind.CHOICE, Kind.YES_NO):
+    if spec.kind in _CHOOSE:
         buttons = [
             InlineKeyboardButton(text=label, callback_data=FieldAnswer(value=f"c{i}").pack())
-            for i, label in enumerate(choice_labels(spec))
+            for i, label in enumerate(choice_labels(spec, listed))
         ]
         rows += [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
     if spec.kind is Kind.DAY:
@@ -89,12 +97,12 @@ def prompt(
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def tapped_value(spec: FieldSpec, answer: str, today: date) -> Any:
+def tapped_value(spec: FieldSpec, answer: str, today: date, listed: Sequence[str] = ()) -> Any:
     """The stored value for a tapped button (choices, 今天)."""
     if answer == TODAY:
         return today
-    if answer.startswith("c") and spec.kind in (Kind.CHOICE, Kind.YES_NO):
-        labels = choice_labels(spec)
+    if answer.startswith("c") and spec.kind in _CHOOSE:
+        labels = choice_labels(spec, listed)
         index = int(answer[1:])
         if not 0 <= index < len(labels):
             raise ValueError("choice out of range")

@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.clock import Clock
 from domain.errors import InvalidInput
 from domain.idcard import parse_id_number
-from domain.member_fields import ADD_FIELDS, FIELD_BY_KEY, FieldSpec, check_record
+from domain.member_fields import ADD_FIELDS, FIELD_BY_KEY, FieldSpec, Kind, check_record
 from handlers import field_input as fi
 from handlers.branch_choice import pick_branch
 from handlers.filters import Known
 from handlers.member_view import BranchPick, MemberAction
 from handlers.routes import Routes
-from storage.services import members
+from storage.services import categories, members
 from storage.services.access import Actor, require_branch
 
 router = Routes("member_add")
@@ -50,11 +50,10 @@ def _values(data: dict[str, Any]) -> dict[str, Any]:
 async def _ask(message: Message, state: FSMContext, index: int) -> None:
     data = await state.get_data()
     values = data.get("values", {})
-    # Skip what the ID number already told us.
-    while (
-        index < len(ORDER)
-        and ORDER[index].key in data.get("derived", [])
-        and ORDER[index].key in values
+    # Skip what the ID number already told us, and 人员类别 where the committee set no list.
+    while index < len(ORDER) and (
+        (ORDER[index].key in data.get("derived", []) and ORDER[index].key in values)
+        or (ORDER[index].kind is Kind.CATEGORY and not data.get("listed"))
     ):
         index += 1
     if index >= len(ORDER) or (data.get("editing") and index != data.get("editing_index")):
@@ -68,6 +67,7 @@ async def _ask(message: Message, state: FSMContext, index: int) -> None:
         spec,
         step=f"({index + 1}/{len(ORDER)})",
         allow_rest=not spec.required and not required_left and not data.get("editing"),
+        listed=data.get("listed", ()),
     )
     await message.answer(text, reply_markup=keyboard)
 
@@ -90,9 +90,12 @@ async def _summary(message: Message, state: FSMContext) -> None:
     await message.answer("\n".join(lines), reply_markup=keyboard)
 
 
-async def _begin(message: Message, state: FSMContext, branch_id: int) -> None:
+async def _begin(
+    message: Message, state: FSMContext, session: AsyncSession, branch_id: int
+) -> None:
     await state.clear()
-    await state.set_data({"branch_id": branch_id, "values": {}, "derived": []})
+    listed = await categories.names_for_branch(session, branch_id)
+    await state.set_data({"branch_id": branch_id, "values": {}, "derived": [], "listed": listed})
     await message.answer(
         _("开始登记新党员。带（可跳过）的项目可以以后再补。随时发送 /cancel 取消。")
     )
@@ -105,7 +108,7 @@ async def start_add(
 ) -> None:
     branch = await pick_branch(message, session, actor, "add", write=True)
     if branch is not None:
-        await _begin(message, state, branch.id)
+        await _begin(message, state, session, branch.id)
 
 
 @router.callback_query(BranchPick.filter(F.purpose == "add"))
@@ -118,7 +121,7 @@ async def add_in_branch(
 ) -> None:
     await require_branch(session, actor, callback_data.branch_id, write=True)
     assert isinstance(call.message, Message)
-    await _begin(call.message, state, callback_data.branch_id)
+    await _begin(call.message, state, session, callback_data.branch_id)
 
 
 async def _accept(message: Message, state: FSMContext, spec: FieldSpec, value: Any) -> None:
@@ -175,9 +178,8 @@ async def tapped_answer(
         await _ask(call.message, state, data["index"] + 1)
         return
     try:
-        await _accept(
-            call.message, state, spec, fi.tapped_value(spec, callback_data.value, clock.today())
-        )
+        value = fi.tapped_value(spec, callback_data.value, clock.today(), data.get("listed", ()))
+        await _accept(call.message, state, spec, value)
     except InvalidInput as exc:
         await call.message.answer(html.quote(exc.render(_)) + "\n" + _("请重新选择或输入。"))
 
@@ -227,10 +229,16 @@ async def save(call: CallbackQuery, state: FSMContext, session: AsyncSession, ac
                     callback_data=MemberAction(action="card", member_id=member.id).pack(),
                 ),
                 InlineKeyboardButton(
+                    text=_("👪 添加家庭成员"),
+                    callback_data=MemberAction(action="family_add", member_id=member.id).pack(),
+                ),
+            ],
+            [
+                InlineKeyboardButton(
                     text=_("再登记一名"),
                     callback_data=BranchPick(purpose="add", branch_id=member.branch_id).pack(),
                 ),
-            ]
+            ],
         ]
     )
     await call.message.answer(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiogram import html
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -9,9 +11,10 @@ from aiogram.utils.i18n import gettext as _
 
 from domain.codes import MemberType
 from domain.dates import PartialDate
+from domain.family import Relative
 from domain.idcard import mask_id_number, mask_phone
 from domain.member_fields import FIELDS
-from storage.models import Member
+from storage.models import FamilyMember, Member
 from storage.services.members import MemberPage
 
 
@@ -31,6 +34,10 @@ class MemberListPage(CallbackData, prefix="ml"):
 class BranchPick(CallbackData, prefix="bp"):
     purpose: str
     branch_id: int
+
+
+def relative_line(row: FamilyMember) -> str:
+    return Relative(row.relation, row.name, row.work_unit, row.phone).line()
 
 
 def list_line(index: int, member: Member) -> str:
@@ -104,7 +111,7 @@ def page_keyboard(branch_id: int, page: MemberPage) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def card_text(member: Member, branch_name: str) -> str:
+def card_text(member: Member, branch_name: str, relatives: Sequence[FamilyMember] = ()) -> str:
     """The member's own card shows the whole ID number and phone (SPEC §1)."""
     lines = [
         _("<b>党员卡片</b>"),
@@ -115,6 +122,9 @@ def card_text(member: Member, branch_name: str) -> str:
         if value is None and not spec.required:
             continue
         lines.append(f"{_(spec.label)}：{html.quote(spec.display(value))}")
+    if relatives:
+        lines.append(_("家庭主要成员及重要社会关系："))
+        lines += [f"· {html.quote(relative_line(r))}" for r in relatives]
     missing = [_(s.label) for s in FIELDS if s.ask_on_add and getattr(member, s.key) is None]
     if missing:
         lines.append(_("未填写：{fields}").format(fields="、".join(missing)))
@@ -133,7 +143,7 @@ def card_keyboard(member: Member, *, can_write: bool) -> InlineKeyboardMarkup:
         rows.append([button(_("🔍 记录查找"), "log"), button(_("🗂 查找记录"), "attempts")])
         rows.append([button(_("📂 档案"), "dossier")])
         rows.append([button(_("🏁 结束查找"), "close"), button(_("🚶 流动登记"), "mobile")])
-        rows.append([button(_("✏️ 修改信息"), "edit")])
+        rows.append([button(_("✏️ 修改信息"), "edit"), button(_("👪 家庭成员"), "family")])
         rows.append([button(_("📨 转出介绍信"), "letter"), button(_("📥 收到回执"), "receipt")])
         if member.member_type == MemberType.PROBATIONARY.value:
             rows.append([button(_("✅ 转为正式党员"), "type", MemberType.FULL.value)])

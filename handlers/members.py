@@ -11,9 +11,10 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.settings import Settings
 from domain.clock import Clock
 from domain.errors import InvalidInput
-from domain.member_fields import FIELD_BY_KEY
+from domain.member_fields import FIELD_BY_KEY, Kind
 from handlers import field_input as fi
 from handlers.branch_choice import pick_branch
 from handlers.filters import Known
@@ -29,7 +30,7 @@ from handlers.member_view import (
 )
 from handlers.routes import Routes
 from storage.models import Organisation
-from storage.services import members
+from storage.services import categories, family, members
 from storage.services.access import Actor, Role, require_branch
 
 router = Routes("members")
@@ -130,14 +131,16 @@ async def do_search(
     await _show_page(message, session, actor, data["branch_id"], query=message.text or "")
 
 
-async def _show_card(
+async def show_card(
     target: Message, session: AsyncSession, actor: Actor, member_id: int, *, edit: bool
 ) -> None:
     member = await members.get_member(session, actor, member_id)
     branch = await session.get(Organisation, member.branch_id)
     assert branch is not None
     can_write = member.branch_id in actor.orgs(Role.SECRETARY)
-    text, keyboard = card_text(member, branch.name), card_keyboard(member, can_write=can_write)
+    relatives = await family.relatives(session, actor, member.id)
+    text = card_text(member, branch.name, relatives)
+    keyboard = card_keyboard(member, can_write=can_write)
     if edit:
         await target.edit_text(text, reply_markup=keyboard)
     else:
@@ -154,7 +157,7 @@ async def open_card(
 ) -> None:
     assert isinstance(call.message, Message)
     await state.clear()
-    await _show_card(call.message, session, actor, callback_data.member_id, edit=True)
+    await show_card(call.message, session, actor, callback_data.member_id, edit=True)
 
 
 @router.callback_query(MemberAction.filter(F.action == "edit"))
@@ -183,6 +186,7 @@ async def _ask_step(message: Message, state: FSMContext) -> None:
         spec,
         optional=not spec.required and len(data["keys"]) == 1,
         allow_clear=not spec.required and len(data["keys"]) == 1,
+        listed=data.get("listed", ()),
     )
     await message.answer(text, reply_markup=keyboard)
 
@@ -198,8 +202,11 @@ async def edit_field(
     assert isinstance(call.message, Message)
     if callback_data.arg not in FIELD_BY_KEY:
         return
-    await members.require_writable(session, actor, callback_data.member_id)
-    await _start_walk(call.message, state, callback_data.member_id, (callback_data.arg,), {})
+    member = await members.require_writable(session, actor, callback_data.member_id)
+    extra = {}
+    if FIELD_BY_KEY[callback_data.arg].kind is Kind.CATEGORY:
+        extra["listed"] = await categories.names_for_branch(session, member.branch_id)
+    await _start_walk(call.message, state, member.id, (callback_data.arg,), extra)
 
 
 @router.callback_query(MemberAction.filter(F.action.in_({"letter", "receipt", "type"})))
@@ -216,7 +223,7 @@ async def card_walk(
         await members.update_fields(
             session, actor, member.id, {"member_type": "预备", "full_member_since": None}
         )
-        await _show_card(call.message, session, actor, member.id, edit=False)
+        await show_card(call.message, session, actor, member.id, edit=False)
         return
     if callback_data.action == "type" and callback_data.arg != "正式":
         return
@@ -226,7 +233,13 @@ async def card_walk(
 
 
 async def _take(
-    message: Message, state: FSMContext, session: AsyncSession, actor: Actor, value: object
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+    value: object,
+    clock: Clock,
+    settings: Settings,
 ) -> None:
     data = await state.get_data()
     keys, step = data["keys"], data["step"]
@@ -239,21 +252,33 @@ async def _take(
     changes = {k: fi.from_state(FIELD_BY_KEY[k], v) for k, v in values.items()}
     if data.get("member_type"):
         changes["member_type"] = data["member_type"]
-    await members.update_fields(session, actor, data["member_id"], changes)
+    await members.update_fields(
+        session,
+        actor,
+        data["member_id"],
+        changes,
+        today=clock.today(),
+        pocket_days=settings.pocket_days,
+    )
     await state.clear()
     await message.answer(_("✅ 已保存。"))
-    await _show_card(message, session, actor, data["member_id"], edit=False)
+    await show_card(message, session, actor, data["member_id"], edit=False)
 
 
 @router.message(EditMember.value, F.text)
 async def typed_value(
-    message: Message, state: FSMContext, session: AsyncSession, actor: Actor, clock: Clock
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
 ) -> None:
     data = await state.get_data()
     spec = FIELD_BY_KEY[data["keys"][data["step"]]]
     try:
         value = spec.parse(message.text or "", today=clock.today())
-        await _take(message, state, session, actor, value)
+        await _take(message, state, session, actor, value, clock, settings)
     except InvalidInput as exc:
         await message.answer(
             html.quote(exc.render(_)) + "\n" + _("请重新输入，或发送 /cancel 取消。")
@@ -268,6 +293,7 @@ async def tapped_value(
     session: AsyncSession,
     actor: Actor,
     clock: Clock,
+    settings: Settings,
 ) -> None:
     assert isinstance(call.message, Message)
     data = await state.get_data()
@@ -275,9 +301,9 @@ async def tapped_value(
     if callback_data.value in (fi.SKIP, fi.CLEAR):
         value = None
     else:
-        value = fi.tapped_value(spec, callback_data.value, clock.today())
+        value = fi.tapped_value(spec, callback_data.value, clock.today(), data.get("listed", ()))
     try:
-        await _take(call.message, state, session, actor, value)
+        await _take(call.message, state, session, actor, value, clock, settings)
     except InvalidInput as exc:
         await call.message.answer(
             html.quote(exc.render(_)) + "\n" + _("请重新输入，或发送 /cancel 取消。")

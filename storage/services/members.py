@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.clocks import DEFAULT_POCKET_DAYS
 from domain.errors import N_, InvalidInput
-from domain.member_fields import FIELD_BY_KEY, FIELDS, REQUIRED, check_record
+from domain.member_fields import FIELD_BY_KEY, REQUIRED, check_record, values_of
 from storage.db import write_tx
 from storage.models import Member
-from storage.services import audit
+from storage.services import audit, categories, sweep
 from storage.services.access import Actor, require_branch, require_member
 
 PAGE_SIZE = 10
@@ -26,10 +27,6 @@ class MemberPage:
     total: int
     page: int
     pages: int
-
-
-def values_of(member: Member) -> dict[str, Any]:
-    return {f.key: getattr(member, f.key) for f in FIELDS}
 
 
 def _raise_first(problems: list[InvalidInput]) -> None:
@@ -64,6 +61,9 @@ async def add_member(
     async with write_tx(session):
         await require_branch(session, actor, branch_id, write=True)
         await _check_id_free(session, values.get("id_number"), None)
+        categories.check(
+            values.get("category"), await categories.names_for_branch(session, branch_id)
+        )
         member = Member(branch_id=branch_id, **values)
         session.add(member)
         await session.flush()
@@ -80,9 +80,17 @@ async def add_member(
 
 
 async def update_fields(
-    session: AsyncSession, actor: Actor, member_id: int, changes: Mapping[str, Any]
+    session: AsyncSession,
+    actor: Actor,
+    member_id: int,
+    changes: Mapping[str, Any],
+    *,
+    today: date | None = None,
+    pocket_days: int = DEFAULT_POCKET_DAYS,
 ) -> Member:
-    """Change some fields; every changed value is an audit event with old and new."""
+    """Change some fields; every changed value is an audit event with old and new.
+
+    With ``today``, a sweep 待完善 that the change fills in closes by itself."""
     for key in changes:
         if key not in FIELD_BY_KEY:
             raise ValueError(f"unknown member field: {key}")
@@ -95,6 +103,11 @@ async def update_fields(
         _raise_first(check_record(merged))
         if "id_number" in changes:
             await _check_id_free(session, changes["id_number"], member.id)
+        if changes.get("category"):
+            categories.check(
+                changes["category"], await categories.names_for_branch(session, member.branch_id)
+            )
+        flagged = await sweep.flagged_checks(session, member, today, pocket_days) if today else None
         for key, new in changes.items():
             old = getattr(member, key)
             if old == new:
@@ -112,6 +125,8 @@ async def update_fields(
                 member_id=member.id,
                 org_id=member.branch_id,
             )
+        if today is not None and flagged:
+            await sweep.settle_filled(session, actor, member, flagged, today, pocket_days)
     return member
 
 

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.clocks import MemberFacts
 from domain.errors import N_, InvalidInput
+from domain.member_fields import values_of
 from domain.sweep import (
+    COMPUTED,
     Answer,
     Check,
     CheckState,
@@ -39,7 +41,6 @@ from storage.services.access import (
     require_committee,
     require_member,
 )
-from storage.services.members import values_of
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,69 @@ async def branch_progress(
     return progress([CheckState(m, a) for m, a in answers.items()], ids)
 
 
+async def member_facts(session: AsyncSession, member: Member) -> MemberFacts:
+    mobile = await session.scalar(
+        select(MobileRecord.id).where(
+            MobileRecord.member_id == member.id, MobileRecord.ended_on.is_(None)
+        )
+    )
+    return MemberFacts(
+        last_org_life=member.last_org_life,
+        last_dues=member.last_dues,
+        transfer_letter_date=member.transfer_letter_date,
+        transfer_receipt_date=member.transfer_receipt_date,
+        is_mobile_registered=mobile is not None,
+    )
+
+
+async def flagged_checks(
+    session: AsyncSession, member: Member, today: date, pocket_days: int
+) -> set[Check]:
+    """The computed checks (1, 3, 4) where the bot still finds something."""
+    found = computed_findings(
+        values_of(member), await member_facts(session, member), today, pocket_days
+    )
+    return {check for check in COMPUTED if found[check]}
+
+
+async def settle_filled(
+    session: AsyncSession,
+    actor: Actor,
+    member: Member,
+    flagged_before: set[Check],
+    today: date,
+    pocket_days: int,
+) -> list[Check]:
+    """A 待完善 closes by itself once the missing thing is filled in (issue 8):
+    only where the bot's findings for that check were there before the change
+    and are gone after, so a 待完善 the secretary set for reasons of their own
+    stays. Runs inside the caller's write transaction."""
+    cleared = flagged_before - await flagged_checks(session, member, today, pocket_days)
+    if not cleared:
+        return []
+    rows = await session.scalars(
+        select(SweepAnswer)
+        .join(Campaign, Campaign.id == SweepAnswer.campaign_id)
+        .where(
+            SweepAnswer.member_id == member.id,
+            SweepAnswer.superseded_by_id.is_(None),
+            SweepAnswer.answer == Answer.pending.value,
+            SweepAnswer.check_no.in_([int(c) for c in cleared]),
+            Campaign.closed_at.is_(None),
+        )
+    )
+    settled = []
+    for old in list(rows):
+        await _record_answer(
+            session, actor, member, old.campaign_id, Check(old.check_no), Answer.ok, AUTO_NOTE, old
+        )
+        settled.append(Check(old.check_no))
+    return settled
+
+
+AUTO_NOTE = "已补填，自动关闭待完善"
+
+
 async def member_sweep(
     session: AsyncSession,
     actor: Actor,
@@ -97,18 +161,7 @@ async def member_sweep(
 ) -> MemberSweep:
     member = await require_member(session, actor, member_id)
     await _require_in_campaign(session, campaign_id, member.branch_id)
-    mobile = await session.scalar(
-        select(MobileRecord.id).where(
-            MobileRecord.member_id == member.id, MobileRecord.ended_on.is_(None)
-        )
-    )
-    facts = MemberFacts(
-        last_org_life=member.last_org_life,
-        last_dues=member.last_dues,
-        transfer_letter_date=member.transfer_letter_date,
-        transfer_receipt_date=member.transfer_receipt_date,
-        is_mobile_registered=mobile is not None,
-    )
+    facts = await member_facts(session, member)
     findings = computed_findings(values_of(member), facts, today, pocket_days)
     answers = (await _answers(session, campaign_id, [member.id])).get(member.id, {})
     return MemberSweep(member, findings, answers)
@@ -173,30 +226,45 @@ async def answer_checks(
             old = current.get(check)
             if old is not None and old.answer == answer.value and old.note == note:
                 continue
-            row = SweepAnswer(
-                campaign_id=campaign_id,
-                member_id=member.id,
-                check_no=int(check),
-                answer=answer.value,
-                note=note,
-                answered_by=actor.user_id,
-            )
-            session.add(row)
-            await session.flush()
-            if old is not None:
-                old.superseded_by_id = row.id
-            audit.record(
-                session,
-                actor_id=actor.user_id,
-                entity="sweep",
-                entity_id=row.id,
-                action="answer",
-                field=str(int(check)),
-                old=old.answer if old else None,
-                new=answer.value,
-                member_id=member.id,
-                org_id=member.branch_id,
-            )
+            await _record_answer(session, actor, member, campaign_id, check, answer, note, old)
+
+
+async def _record_answer(
+    session: AsyncSession,
+    actor: Actor,
+    member: Member,
+    campaign_id: int,
+    check: Check,
+    answer: Answer,
+    note: str | None,
+    old: SweepAnswer | None,
+) -> SweepAnswer:
+    """Add the answer; the one it replaces stays, marked superseded (R-DOSSIER)."""
+    row = SweepAnswer(
+        campaign_id=campaign_id,
+        member_id=member.id,
+        check_no=int(check),
+        answer=answer.value,
+        note=note,
+        answered_by=actor.user_id,
+    )
+    session.add(row)
+    await session.flush()
+    if old is not None:
+        old.superseded_by_id = row.id
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="sweep",
+        entity_id=row.id,
+        action="answer",
+        field=str(int(check)),
+        old=old.answer if old else None,
+        new=answer.value,
+        member_id=member.id,
+        org_id=member.branch_id,
+    )
+    return row
 
 
 @dataclass(frozen=True)
