@@ -24,6 +24,7 @@ def get_routers() -> list[Router]:
         search_log,
         situations,
         sweep,
+        sweep_stats,
     )
 
     routes = [
@@ -43,6 +44,7 @@ def get_routers() -> list[Router]:
         campaigns.router,
         categories.router,
         sweep.router,
+        sweep_stats.router,  # /sweep for committee staff, after the secretaries' walk
         review.router,
         common.fallback_router,  # the catch-all last
     ]

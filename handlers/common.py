@@ -39,7 +39,7 @@ COMMANDS: tuple[tuple[str, object, tuple[Role, ...]], ...] = (
     ("pocket", __("“口袋”党员"), (Role.SECRETARY, Role.COMMITTEE)),
     ("campaign", __("排查工作：新建、查看、结束"), (Role.COMMITTEE,)),
     ("deadlines", __("截止时间"), (Role.SECRETARY, Role.COMMITTEE)),
-    ("sweep", __("集中摸排：逐人五核查"), (Role.SECRETARY,)),
+    ("sweep", __("集中摸排：逐人五核查；党委查看按人员类别统计"), (Role.SECRETARY, Role.COMMITTEE)),
     ("todo", __("待完善和有问题的事项"), (Role.SECRETARY,)),
     ("review", __("各党支部核查进度"), (Role.COMMITTEE,)),
     ("categories", __("设置人员类别（如教职工/学生）"), (Role.COMMITTEE,)),

@@ -107,7 +107,9 @@ async def update_fields(
             categories.check(
                 changes["category"], await categories.names_for_branch(session, member.branch_id)
             )
-        flagged = await sweep.flagged_checks(session, member, today, pocket_days) if today else None
+        flagged = (
+            await sweep.pending_flags(session, [member.id], today, pocket_days) if today else {}
+        )
         for key, new in changes.items():
             old = getattr(member, key)
             if old == new:
@@ -125,8 +127,8 @@ async def update_fields(
                 member_id=member.id,
                 org_id=member.branch_id,
             )
-        if today is not None and flagged:
-            await sweep.settle_filled(session, actor, member, flagged, today, pocket_days)
+        if today is not None:
+            await sweep.settle_filled(session, actor, flagged, today, pocket_days)
     return member
 
 

@@ -3,10 +3,11 @@ campaign's scope, answered by the branch, with the bot's own findings first."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.clocks import MemberFacts
@@ -107,44 +108,70 @@ async def flagged_checks(
     session: AsyncSession, member: Member, today: date, pocket_days: int
 ) -> set[Check]:
     """The computed checks (1, 3, 4) where the bot still finds something."""
-    found = computed_findings(
-        values_of(member), await member_facts(session, member), today, pocket_days
-    )
+    facts = await member_facts(session, member)
+    found = computed_findings(values_of(member), facts, today, pocket_days)
     return {check for check in COMPUTED if found[check]}
+
+
+def _open_pending(member_ids: Iterable[int]) -> Select[tuple[SweepAnswer]]:
+    """Standing 待完善 answers on computed checks, in campaigns still open."""
+    return (
+        select(SweepAnswer)
+        .join(Campaign, Campaign.id == SweepAnswer.campaign_id)
+        .where(
+            SweepAnswer.member_id.in_(list(member_ids)),
+            SweepAnswer.superseded_by_id.is_(None),
+            SweepAnswer.answer == Answer.pending.value,
+            SweepAnswer.check_no.in_([int(c) for c in COMPUTED]),
+            Campaign.closed_at.is_(None),
+        )
+    )
+
+
+async def pending_flags(
+    session: AsyncSession, member_ids: Iterable[int], today: date, pocket_days: int
+) -> dict[int, set[Check]]:
+    """Before a change: for each member with an open computed 待完善, what the
+    bot flags now. Most members have none, so a bulk change costs one query."""
+    answers = list(await session.scalars(_open_pending(member_ids)))
+    ids = {a.member_id for a in answers}
+    if not ids:
+        return {}
+    people = await session.scalars(select(Member).where(Member.id.in_(ids)))
+    return {m.id: await flagged_checks(session, m, today, pocket_days) for m in people}
 
 
 async def settle_filled(
     session: AsyncSession,
     actor: Actor,
-    member: Member,
-    flagged_before: set[Check],
+    before: dict[int, set[Check]],
     today: date,
     pocket_days: int,
-) -> list[Check]:
+) -> int:
     """A 待完善 closes by itself once the missing thing is filled in (issue 8):
     only where the bot's findings for that check were there before the change
-    and are gone after, so a 待完善 the secretary set for reasons of their own
-    stays. Runs inside the caller's write transaction."""
-    cleared = flagged_before - await flagged_checks(session, member, today, pocket_days)
-    if not cleared:
-        return []
-    rows = await session.scalars(
-        select(SweepAnswer)
-        .join(Campaign, Campaign.id == SweepAnswer.campaign_id)
-        .where(
-            SweepAnswer.member_id == member.id,
-            SweepAnswer.superseded_by_id.is_(None),
-            SweepAnswer.answer == Answer.pending.value,
-            SweepAnswer.check_no.in_([int(c) for c in cleared]),
-            Campaign.closed_at.is_(None),
-        )
+    (``pending_flags``) and are gone after, so a 待完善 the secretary set for
+    reasons of their own stays. Runs inside the caller's write transaction;
+    returns how many answers it closed."""
+    if not before:
+        return 0
+    await session.flush()
+    people = await session.scalars(
+        select(Member).where(Member.id.in_(before)).execution_options(populate_existing=True)
     )
-    settled = []
-    for old in list(rows):
-        await _record_answer(
-            session, actor, member, old.campaign_id, Check(old.check_no), Answer.ok, AUTO_NOTE, old
-        )
-        settled.append(Check(old.check_no))
+    cleared = {
+        m.id: (m, before[m.id] - await flagged_checks(session, m, today, pocket_days))
+        for m in people
+    }
+    settled = 0
+    for old in list(await session.scalars(_open_pending(before))):
+        member, checks = cleared[old.member_id]
+        check = Check(old.check_no)
+        if check in checks:
+            await _record_answer(
+                session, actor, member, old.campaign_id, check, Answer.ok, AUTO_NOTE, old
+            )
+            settled += 1
     return settled
 
 

@@ -7,6 +7,8 @@ from sqlalchemy import select
 
 from handlers.family import RelativeAct
 from storage.models import AuditEvent, FamilyMember, Member
+from storage.services import campaigns, categories
+from storage.services.access import Actor, Grant, Role
 
 
 async def _member(world, name: str) -> Member:
@@ -96,3 +98,24 @@ async def test_family_rows_are_added_from_the_card_and_removed_R_DOSSIER(branch_
             )
         )
     assert actions == ["create", "delete"]
+
+
+async def test_committee_sweep_shows_counts_by_member_category(branch_world):
+    staff_actor = Actor(201, (Grant(Role.COMMITTEE, branch_world.orgs["示例党委"]),))
+    async with branch_world.app.sessionmaker() as s:
+        await categories.add(s, staff_actor, branch_world.orgs["示例党委"], "教职工", "学生")
+        await campaigns.create_campaign(
+            s,
+            staff_actor,
+            branch_world.orgs["示例党委"],
+            template="school_2016",
+            name="集中排查",
+            year=2026,
+        )
+    await branch_world.members("一支部", 3)
+    staff = branch_world.user(201)
+    await staff.send("/sweep")
+    table = await staff.reply()
+    assert "集中排查" in table.text and "按人员类别" in table.text
+    assert "教职工：党员0人" in table.text and "学生：党员0人" in table.text
+    assert "未填写人员类别：党员3人" in table.text and "合计：党员3人" in table.text

@@ -15,6 +15,7 @@ from storage.db import write_tx
 from storage.models import AuditEvent, Organisation, SweepAnswer
 from storage.services import campaigns, categories, family, members, sweep
 from storage.services.access import AccessDenied, Actor, Grant, Role
+from storage.services.sweep_stats import category_summary
 from tests.conftest import both_backends
 from tests.factories import member_values
 
@@ -155,3 +156,31 @@ async def test_a_pending_the_bot_had_no_reason_for_stays_open_R_SWEEP(session, s
     )
     await members.update_fields(session, sec_one, member.id, {"remarks": "待核对"}, today=TODAY)
     assert (await _standing(session, campaign.id, member.id))[Check.roster] is Answer.pending
+
+
+@both_backends
+async def test_the_sweep_is_counted_by_member_category_for_the_committee(session, scene):
+    """党员摸底核查情况统计表 figures (seed 000 附件9): by 人员类别, from records."""
+    committee, one, _two, staff, sec_one, _sec_two = scene
+    await categories.add(session, staff, committee, "教职工", "学生")
+    campaign = await _campaign(session, staff, committee, one)
+    lost = date(2025, 1, 10)  # more than 6 months before TODAY: 失联 (R-LOST-6M)
+    recent = date(2026, 11, 1)
+    ids = []
+    for i, (category, last) in enumerate(
+        [("教职工", recent), ("教职工", lost), ("学生", recent), (None, recent)]
+    ):
+        values = member_values(10 + i, category=category, last_org_life=last, last_dues=last)
+        ids.append((await members.add_member(session, sec_one, one, values)).id)
+    await sweep.answer_checks(
+        session, sec_one, campaign.id, ids[0], dict.fromkeys(Check, Answer.ok)
+    )
+    await sweep.answer_checks(session, sec_one, campaign.id, ids[1], {Check.roster: Answer.pending})
+    _c, rows, total = await category_summary(session, staff, campaign.id, TODAY, 90)
+    by = {r.category: r for r in rows}
+    assert [r.category for r in rows] == ["教职工", "学生", None]
+    assert (by["教职工"].members, by["教职工"].checked, by["教职工"].pending) == (2, 1, 1)
+    assert by["教职工"].standings["lost"] == 1 and by["学生"].standings["lost"] == 0
+    assert (by["学生"].members, by[None].members, total.members, total.checked) == (1, 1, 4, 1)
+    with pytest.raises(AccessDenied):
+        await category_summary(session, sec_one, campaign.id, TODAY, 90)
