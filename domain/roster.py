@@ -45,7 +45,7 @@ _ALIASES = {
 # Columns our own sheets add, or every register has; read past them silently.
 _IGNORED = {"序号", "错误说明"}
 # A row starting with one of these is the form's footer: the table ends there.
-_FOOTER_WORDS = ("审核领导", "填表人", "填表日期", "注：", "说明：", "填写说明")
+FOOTER_WORDS = ("审核领导", "填表人", "填表日期", "注：", "说明：", "填写说明")
 
 _UNSHARED = frozenset({"name", "id_number", "phone"})  # unique per member: not worth sharing
 
@@ -82,6 +82,7 @@ class RowError:
     row: int  # the spreadsheet's row number, 1-based
     column: str  # the column's label; "" for a problem with the whole file or row
     message: str
+    sheet: str = ""  # "" for the register itself; else the other sheet's name (家庭成员)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,7 @@ class RosterParse:
     rows: list[ParsedRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     sample_skipped: bool = False
+    family: list[Any] = field(default_factory=list)  # FamilyRow from the 家庭成员 sheet
 
 
 def normalise_label(text: object) -> str:
@@ -298,7 +300,7 @@ def _table_rows(
         first = next((c for c in cells if c is not None and str(c).strip()), None)
         if first is None:
             continue
-        if isinstance(first, str) and first.strip().startswith(_FOOTER_WORDS):
+        if isinstance(first, str) and first.strip().startswith(FOOTER_WORDS):
             return
         # A row whose only content is in ignored columns (a pre-numbered 序号) is blank.
         if all(_blank(cells[c]) for c in columns if c < len(cells)):

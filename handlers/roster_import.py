@@ -31,6 +31,7 @@ from handlers.member_view import BranchPick
 from handlers.routes import Routes
 from reports.forms.roster import template_workbook
 from storage.models import Organisation
+from storage.services import categories
 from storage.services.access import Actor, Role, require_branch
 from storage.services.roster_import import ImportResult, import_roster
 
@@ -46,7 +47,7 @@ async def send_template(
 ) -> None:
     branch = await pick_branch(message, session, actor, "template", write=True)
     if branch is not None:
-        await _send_template(message, branch, clock)
+        await _send_template(message, session, branch, clock)
 
 
 @router.callback_query(BranchPick.filter(F.purpose == "template"))
@@ -59,11 +60,14 @@ async def template_for(
 ) -> None:
     assert isinstance(call.message, Message)
     branch = await require_branch(session, actor, callback_data.branch_id, write=True)
-    await _send_template(call.message, branch, clock)
+    await _send_template(call.message, session, branch, clock)
 
 
-async def _send_template(message: Message, branch: Organisation, clock: Clock) -> None:
-    data = await asyncio.to_thread(template_workbook, branch.name, clock.today())
+async def _send_template(
+    message: Message, session: AsyncSession, branch: Organisation, clock: Clock
+) -> None:
+    listed = await categories.names_for_branch(session, branch.id)
+    data = await asyncio.to_thread(template_workbook, branch.name, clock.today(), listed)
     await message.answer_document(
         BufferedInputFile(data, filename=f"党员名册_{branch.name}.xlsx"),
         caption=_(
@@ -154,6 +158,7 @@ async def _import(
             max_rows=settings.max_roster_rows,
             max_bytes=settings.max_upload_bytes,
             progress=progress,
+            pocket_days=settings.pocket_days,
         )
     except InvalidInput as exc:
         await status.edit_text("❌ " + html.quote(exc.render(_)) + "\n" + _("没有导入任何数据。"))
@@ -183,6 +188,8 @@ async def _report(message: Message, status: Message, result: ImportResult) -> No
         text = _("✅ 导入完成：新增{created}人，更新{updated}人，未变{unchanged}人。").format(
             created=result.created, updated=result.updated, unchanged=result.unchanged
         )
+        if result.family_changed:
+            text += "\n" + _("家庭成员：更新了{n}名党员的记录。").format(n=result.family_changed)
         if result.unknown_columns:
             text += "\n" + _("以下列不认识，已忽略：{columns}").format(
                 columns=html.quote("、".join(result.unknown_columns))

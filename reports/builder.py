@@ -94,9 +94,12 @@ def build_workbook(
     *,
     write_only: bool = False,
     extra_columns: Sequence[Column] = (),
+    more: Sequence[tuple[Form, Iterable[Sequence[Any]]]] = (),
 ) -> bytes:
     buffer = io.BytesIO()
-    write_workbook(form, rows, buffer, write_only=write_only, extra_columns=extra_columns)
+    write_workbook(
+        form, rows, buffer, write_only=write_only, extra_columns=extra_columns, more=more
+    )
     return buffer.getvalue()
 
 
@@ -107,16 +110,32 @@ def write_workbook(
     *,
     write_only: bool = False,
     extra_columns: Sequence[Column] = (),
+    more: Sequence[tuple[Form, Iterable[Sequence[Any]]]] = (),
 ) -> None:
-    """Render ``form`` with ``rows`` (values in column order) into ``target``."""
-    columns = (*form.columns, *extra_columns)
+    """Render ``form`` with ``rows`` (values in column order) into ``target``;
+    ``more`` adds further sheets (a register and its detail rows, say)."""
     wb = Workbook(write_only=write_only)
-    ws = wb.create_sheet(form.sheet_name) if write_only else wb.active
-    ws.title = form.sheet_name
+    sheets = [(form, rows, (*form.columns, *extra_columns))]
+    sheets += [(f, r, f.columns) for f, r in more]
+    lists = _list_sheet(wb, [c for _, _, columns in sheets for c in columns])
+    for number, (one, one_rows, columns) in enumerate(sheets):
+        ws = wb.create_sheet(one.sheet_name, number) if write_only or number else wb.active
+        ws.title = one.sheet_name
+        _write_sheet(ws, one, one_rows, columns, lists, write_only=write_only)
+    wb.save(target)
+
+
+def _write_sheet(
+    ws: Any,
+    form: Form,
+    rows: Iterable[Sequence[Any]],
+    columns: Sequence[Column],
+    lists: dict[tuple[str, ...], str],
+    *,
+    write_only: bool,
+) -> None:
     at = layout(form)
     _prepare_sheet(ws, form, columns, at)
-    lists = _list_sheet(wb, columns) if any(c.choices for c in columns) else {}
-
     row_no = 0
     for line in ((form.title,) if form.title else ()), *form.header_lines:
         row_no += 1
@@ -138,7 +157,6 @@ def write_workbook(
 
     last_input = max(last_data, at.header_bottom + form.input_rows)
     _validations(ws, columns, lists, at.first_data_row, last_input)
-    wb.save(target)
 
 
 def _prepare_sheet(ws: Any, form: Form, columns: Sequence[Column], at: Layout) -> None:
@@ -158,23 +176,27 @@ def _prepare_sheet(ws: Any, form: Form, columns: Sequence[Column], at: Layout) -
     ws.sheet_properties.pageSetUpPr.fitToPage = True
 
 
-def _list_sheet(wb: Workbook, columns: Sequence[Column]) -> dict[int, str]:
-    """Long code lists → a hidden sheet; returns column index → range formula."""
-    long = [
-        (i, c.choices)
-        for i, c in enumerate(columns)
-        if c.choices and (_inline_length(c.choices) > _INLINE_LIST_LIMIT or _has_comma(c.choices))
-    ]
+def _list_sheet(wb: Workbook, columns: Sequence[Column]) -> dict[tuple[str, ...], str]:
+    """Long code lists → one hidden sheet for the workbook; returns each such
+    list → its range formula."""
+    long = list(
+        dict.fromkeys(
+            c.choices
+            for c in columns
+            if c.choices
+            and (_inline_length(c.choices) > _INLINE_LIST_LIMIT or _has_comma(c.choices))
+        )
+    )
     if not long:
         return {}
     sheet = wb.create_sheet(LISTS_SHEET)
     sheet.sheet_state = "hidden"
-    for depth in range(max(len(choices) for _, choices in long)):
-        sheet.append([choices[depth] if depth < len(choices) else None for _, choices in long])
+    for depth in range(max(len(choices) for choices in long)):
+        sheet.append([choices[depth] if depth < len(choices) else None for choices in long])
     name = quote_sheetname(LISTS_SHEET)
     return {
-        i: f"{name}!${get_column_letter(k)}$1:${get_column_letter(k)}${len(choices)}"
-        for k, (i, choices) in enumerate(long, 1)
+        choices: f"{name}!${get_column_letter(k)}$1:${get_column_letter(k)}${len(choices)}"
+        for k, choices in enumerate(long, 1)
     }
 
 
@@ -304,14 +326,14 @@ def _cell(ws: Any, value: Any, style: _Style) -> Cell:
 
 
 def _validations(
-    ws: Any, columns: Sequence[Column], lists: dict[int, str], first: int, last: int
+    ws: Any, columns: Sequence[Column], lists: dict[tuple[str, ...], str], first: int, last: int
 ) -> None:
     if last < first:
         return
     for index, column in enumerate(columns):
         if not column.choices:
             continue
-        formula = lists.get(index) or '"' + ",".join(column.choices) + '"'
+        formula = lists.get(column.choices) or '"' + ",".join(column.choices) + '"'
         dv = DataValidation(type="list", formula1=formula, allow_blank=True)
         dv.showErrorMessage = True
         dv.errorTitle = "请从下拉列表中选择"

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 
+from domain import family_sheet
 from domain.dates import PartialDate
 from domain.errors import InvalidInput
 from domain.member_fields import FIELDS, FieldSpec, Kind
@@ -32,6 +33,12 @@ NOTES = (
     "身份证号、联系电话按文字填写（本表各列已设为文本格式，请勿改成数字或日期格式）。"
     "有下拉框的列请从下拉列表中选择。外出流动、出国（境）等特殊类型党员请在备注栏注明。"
     "第一行是虚构的示例，导入时自动跳过，可以删除。"
+    "家庭主要成员及重要社会关系填在“家庭成员”工作表。"
+)
+FAMILY_NOTES = (
+    "填写说明：每行一位家庭成员或重要社会关系（配偶、子女、父母等），一名党员可以有多行。"
+    "“党员姓名”与第一个工作表一致；同名党员请填写党员身份证号。"
+    "某名党员在本表有记录时，导入后以本表为准替换其原有的家庭成员。"
 )
 
 
@@ -45,7 +52,9 @@ def _width(spec: FieldSpec) -> float:
     return max(10.0, min(30.0, spec.max_len * 0.3))
 
 
-def _choices(spec: FieldSpec) -> tuple[str, ...]:
+def _choices(spec: FieldSpec, categories: Sequence[str] = ()) -> tuple[str, ...]:
+    if spec.kind is Kind.CATEGORY:
+        return tuple(categories)
     if spec.kind is Kind.YES_NO:
         return ("是", "否")
     if spec.kind is Kind.CHOICE and spec.choices is not None:
@@ -53,20 +62,23 @@ def _choices(spec: FieldSpec) -> tuple[str, ...]:
     return ()
 
 
-def roster_columns() -> tuple[Column, ...]:
+def roster_columns(categories: Sequence[str] = ()) -> tuple[Column, ...]:
+    """``categories``: the committee's 人员类别 list, the drop-down of that column."""
     return tuple(
         Column(
             header=template_header(spec),
             width=_width(spec),
             group=TRANSFER_GROUP if spec.key in _TRANSFER_KEYS else None,
-            choices=_choices(spec),
+            choices=_choices(spec, categories),
             number_format=TEXT,
         )
         for spec in FIELDS
     )
 
 
-def roster_form(branch_name: str, today: date, *, footer: bool = True) -> Form:
+def roster_form(
+    branch_name: str, today: date, *, footer: bool = True, categories: Sequence[str] = ()
+) -> Form:
     footer_lines: tuple[Line, ...] = ()
     if footer:
         footer_lines = (
@@ -78,7 +90,7 @@ def roster_form(branch_name: str, today: date, *, footer: bool = True) -> Form:
             (f"党支部名称：{branch_name}", "负责人：", "联系电话："),
             (NOTES,),
         ),
-        columns=roster_columns(),
+        columns=roster_columns(categories),
         footer_lines=footer_lines,
         sheet_name=TITLE,
         freeze_columns=1,
@@ -86,15 +98,37 @@ def roster_form(branch_name: str, today: date, *, footer: bool = True) -> Form:
     )
 
 
-def template_workbook(branch_name: str, today: date) -> bytes:
-    """The empty register with one invented sample row, ready to fill in.
+def family_form(branch_name: str) -> Form:
+    """家庭成员: the relatives of the members on the first sheet, a row each."""
+    return Form(
+        title="家庭主要成员及重要社会关系",
+        header_lines=((f"党支部名称：{branch_name}",), (FAMILY_NOTES,)),
+        columns=tuple(
+            Column(
+                header=header,
+                width=_width(spec),
+                choices=_choices(spec),
+                number_format=TEXT,
+            )
+            for header, spec in zip(family_sheet.HEADERS, family_sheet.COLUMNS, strict=True)
+        ),
+        sheet_name=family_sheet.SHEET,
+        freeze_columns=1,
+        input_rows=TEMPLATE_INPUT_ROWS,
+    )
+
+
+def template_workbook(branch_name: str, today: date, categories: Sequence[str] = ()) -> bytes:
+    """The empty register with one invented sample row, ready to fill in, and
+    the 家庭成员 sheet beside it.
 
     No footer: secretaries add rows below the sample, and signature lines
     there would sit in their way (the importer still stops at a footer).
     """
-    form = roster_form(branch_name, today, footer=False)
+    form = roster_form(branch_name, today, footer=False, categories=categories)
     sample = [SAMPLE.get(spec.key) for spec in FIELDS]
-    return build_workbook(form, [sample])
+    family = (family_form(branch_name), [family_sheet.SAMPLE_ROW])
+    return build_workbook(form, [sample], more=[family])
 
 
 def error_workbook(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.errors import N_, InvalidInput
 from domain.family import MAX_ROWS, Relative
 from storage.db import write_tx
-from storage.models import FamilyMember, Member
+from storage.models import FamilyMember
 from storage.services import audit
 from storage.services.access import Actor, require_member
 
@@ -31,7 +31,12 @@ async def _rows(session: AsyncSession, member_id: int) -> list[FamilyMember]:
 
 
 def _record(
-    session: AsyncSession, actor: Actor, member: Member, row: FamilyMember, action: str
+    session: AsyncSession,
+    actor: Actor,
+    member_id: int,
+    branch_id: int,
+    row: FamilyMember,
+    action: str,
 ) -> None:
     line = Relative(row.relation, row.name, row.work_unit, row.phone).line()
     audit.record(
@@ -42,8 +47,8 @@ def _record(
         action=action,
         old=line if action == "delete" else None,
         new=line if action == "create" else None,
-        member_id=member.id,
-        org_id=member.branch_id,
+        member_id=member_id,
+        org_id=branch_id,
     )
 
 
@@ -67,7 +72,7 @@ async def add_relative(
         )
         session.add(row)
         await session.flush()
-        _record(session, actor, member, row, "create")
+        _record(session, actor, member.id, member.branch_id, row, "create")
     return row
 
 
@@ -78,26 +83,26 @@ async def remove_relative(session: AsyncSession, actor: Actor, relative_id: int)
         if row is None:
             raise InvalidInput(N_("这条家庭成员记录已经删除了。"))
         member = await require_member(session, actor, row.member_id, write=True)
-        _record(session, actor, member, row, "delete")
+        _record(session, actor, member.id, member.branch_id, row, "delete")
         await session.delete(row)
     return member.id
 
 
 async def replace_for(
-    session: AsyncSession, actor: Actor, member: Member, new: Sequence[Relative]
+    session: AsyncSession, actor: Actor, member_id: int, branch_id: int, new: Sequence[Relative]
 ) -> bool:
     """Put ``new`` in place of the member's rows (the roster import's 家庭成员
     sheet). The caller holds the write transaction and has checked access.
     Returns whether anything changed."""
-    old = await _rows(session, member.id)
+    old = await _rows(session, member_id)
     if [Relative(r.relation, r.name, r.work_unit, r.phone) for r in old] == list(new):
         return False
     for row in old:
-        _record(session, actor, member, row, "delete")
-    await session.execute(delete(FamilyMember).where(FamilyMember.member_id == member.id))
+        _record(session, actor, member_id, branch_id, row, "delete")
+    await session.execute(delete(FamilyMember).where(FamilyMember.member_id == member_id))
     for position, relative in enumerate(new):
-        row = FamilyMember(member_id=member.id, position=position, **vars(relative))
+        row = FamilyMember(member_id=member_id, position=position, **vars(relative))
         session.add(row)
         await session.flush()
-        _record(session, actor, member, row, "create")
+        _record(session, actor, member_id, branch_id, row, "create")
     return True

@@ -33,7 +33,10 @@ from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum, Shee
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain import family_sheet
+from domain.clocks import DEFAULT_POCKET_DAYS
 from domain.errors import N_, InvalidInput
+from domain.family_sheet import parse_family_sheet
 from domain.member_fields import FIELD_BY_KEY, FIELDS, Kind
 from domain.roster import (
     HEADER_SCAN_ROWS,
@@ -47,6 +50,7 @@ from domain.roster import (
 from reports.forms.roster import error_workbook
 from storage.db import write_tx
 from storage.models import AuditEvent, Member, Organisation
+from storage.services import categories, family_import, sweep
 from storage.services.access import Actor, Role, require_branch
 from storage.services.audit import as_text
 
@@ -70,6 +74,7 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    family_changed: int = 0  # members whose 家庭成员 rows the file replaced
     errors: tuple[RowError, ...] = ()  # the first SHOWN_ERRORS, in row order
     error_count: int = 0
     error_workbook: bytes | None = field(default=None, repr=False)
@@ -95,6 +100,7 @@ async def import_roster(
     max_rows: int = 100_000,
     max_bytes: int = 20 * 1024 * 1024,
     progress: Progress | None = None,
+    pocket_days: int = DEFAULT_POCKET_DAYS,
 ) -> ImportResult:
     """Import ``data`` (.xlsx) into the branch; raises InvalidInput to refuse
     the whole file and AccessDenied for a branch the actor may not change.
@@ -111,15 +117,23 @@ async def import_roster(
     if parsed.errors:
         # Nothing will be saved; still look up the clean rows so that an ID
         # number already registered elsewhere is reported in the same round.
-        plan = await _plan(session, actor, branch_id, parsed.rows)
+        plan = await _plan(session, actor, branch_id, parsed)
         await session.commit()  # only reads were made
     else:
         source = data  # frees the sheet's cells (~1 KB a row) before the rows are written
         async with write_tx(session):
-            plan = await _plan(session, actor, branch_id, parsed.rows)
+            plan = await _plan(session, actor, branch_id, parsed)
             if not plan.errors:
+                before = await sweep.pending_flags(
+                    session, [mid for mid, _ in plan.updates], today, pocket_days
+                )
                 await _write(session, actor, branch_id, plan, _stepper(progress, estimate))
-    errors = sorted([*parsed.errors, *plan.errors], key=lambda e: e.row)
+                plan.family_changed = await family_import.apply(
+                    session, actor, branch_id, parsed.family
+                )
+                await sweep.settle_filled(session, actor, before, today, pocket_days)
+    # The register's own rows first, then the 家庭成员 sheet's (sheet "" sorts first).
+    errors = sorted([*parsed.errors, *plan.errors], key=lambda e: (e.sheet, e.row))
     if progress:
         await progress(2 * estimate, 2 * estimate)
     if not errors:
@@ -138,6 +152,7 @@ def _result(
         created=len(plan.creates) if saved else 0,
         updated=len(plan.updates) if saved else 0,
         unchanged=plan.unchanged if saved else 0,
+        family_changed=plan.family_changed if saved else 0,
         errors=tuple(errors[:SHOWN_ERRORS]),
         error_count=len(errors),
         error_workbook=workbook,
@@ -197,7 +212,12 @@ def _read(
     estimate = max(1, sheet.height - header.row)
     feed = _counted(itertools.chain(top, rows), header.row, estimate, report)
     parsed = parse_rows(feed, header, today=today, max_rows=max_rows)
-    if not parsed.rows and not parsed.errors:
+    family = _family_sheet(data)
+    if family is not None:
+        result = parse_family_sheet(enumerate(family.iter_rows(), 1), today=today)
+        parsed.family = result.rows
+        parsed.errors.extend(result.errors)
+    if not parsed.rows and not parsed.errors and not parsed.family:
         raise InvalidInput(
             N_("表格里没有要导入的党员：表头下面都是空行（示例行不导入）。请填写后再上传。")
         )
@@ -318,11 +338,25 @@ def _sheet(data: bytes) -> CalamineSheet:
     raise InvalidInput(N_("文件里没有可见的工作表。请把党员名册放在第一个工作表。"))
 
 
+def _family_sheet(data: bytes) -> CalamineSheet | None:
+    """The template's 家庭成员 sheet, if the file has it (older files do not)."""
+    try:
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        for index, meta in enumerate(book.sheets_metadata):
+            if meta.name == family_sheet.SHEET and meta.typ == SheetTypeEnum.WorkSheet:
+                return book.get_sheet_by_index(index)
+    except BaseException as exc:  # the Rust reader panics (BaseException) on some damage
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise _corrupt() from None
+    return None
+
+
 def _error_workbook(
     source: CalamineSheet | bytes, header: HeaderMap, errors: list[RowError]
 ) -> bytes:
     messages: dict[int, list[str]] = {}
-    for error in errors:
+    for error in (e for e in errors if not e.sheet):  # other sheets' problems are in the chat
         text = f"{error.column}：{error.message}" if error.column else error.message
         messages.setdefault(error.row, []).append(text)
     sheet = _sheet(source) if isinstance(source, bytes) else source
@@ -345,12 +379,14 @@ class _Plan:
     updates: list[tuple[int, Changes]] = field(default_factory=list)
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
+    family_changed: int = 0
 
 
-async def _plan(
-    session: AsyncSession, actor: Actor, branch_id: int, rows: list[ParsedRow]
-) -> _Plan:
+async def _plan(session: AsyncSession, actor: Actor, branch_id: int, parsed: RosterParse) -> _Plan:
+    rows = parsed.rows
     plan = _Plan()
+    plan.errors += await _category_errors(session, branch_id, rows)
+    plan.errors += await family_import.check_targets(session, branch_id, rows, parsed.family)
     claimed: dict[int, int] = {}  # member id → the row that matched it
     people: dict[tuple[str, str], list[tuple[int, str | None]]] | None = None
     for start in range(0, len(rows), _LOOKUP_CHUNK):
@@ -390,6 +426,22 @@ async def _plan(
             else:
                 plan.unchanged += 1
     return plan
+
+
+async def _category_errors(
+    session: AsyncSession, branch_id: int, rows: list[ParsedRow]
+) -> list[RowError]:
+    """人员类别 must be on the committee's list (the template's drop-down)."""
+    if not rows or "category" not in rows[0].keys:  # no 人员类别 column in this file
+        return []
+    allowed = await categories.names_for_branch(session, branch_id)
+    errors = []
+    for row in rows:
+        try:
+            categories.check(row.values.get("category"), allowed)
+        except InvalidInput as problem:
+            errors.append(RowError(row.row, FIELD_BY_KEY["category"].label, problem.render()))
+    return errors
 
 
 async def _members(session: AsyncSession, column: Any, keys: list[Any]) -> Sequence[Row[Any]]:

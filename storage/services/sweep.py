@@ -113,6 +113,9 @@ async def flagged_checks(
     return {check for check in COMPUTED if found[check]}
 
 
+_CHUNK = 500
+
+
 def _open_pending(member_ids: Iterable[int]) -> Select[tuple[SweepAnswer]]:
     """Standing 待完善 answers on computed checks, in campaigns still open."""
     return (
@@ -133,8 +136,10 @@ async def pending_flags(
 ) -> dict[int, set[Check]]:
     """Before a change: for each member with an open computed 待完善, what the
     bot flags now. Most members have none, so a bulk change costs one query."""
-    answers = list(await session.scalars(_open_pending(member_ids)))
-    ids = {a.member_id for a in answers}
+    wanted, ids = list(member_ids), set()
+    for start in range(0, len(wanted), _CHUNK):  # IN lists within the drivers' limits
+        chunk = wanted[start : start + _CHUNK]
+        ids.update(a.member_id for a in await session.scalars(_open_pending(chunk)))
     if not ids:
         return {}
     people = await session.scalars(select(Member).where(Member.id.in_(ids)))

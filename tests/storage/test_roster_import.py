@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from domain.errors import InvalidInput
 from domain.member_fields import FIELDS
 from reports.forms.roster import ERROR_COLUMN, template_workbook
-from storage.models import AuditEvent, Member, Organisation
+from storage.models import AuditEvent, FamilyMember, Member, Organisation
+from storage.services import categories
 from storage.services.access import AccessDenied, Actor, Grant, Role
 from storage.services.roster_import import import_roster
 from tests import factories
@@ -368,3 +369,92 @@ async def test_row_numbers_are_the_sheets_own_when_the_table_starts_lower_and_to
     # Assert
     (error,) = result.errors
     assert (error.row, error.column) == (5, "出生年月") and "没有13月" in error.message
+
+
+FAMILY_FIRST_ROW = 6  # 家庭成员 sheet: title, 2 header-block lines, the header, the sample row
+
+
+def with_family(members: list[dict[str, object]], relatives: list[tuple]) -> bytes:
+    """The template with register rows and 家庭成员 rows (党员姓名, 党员身份证号, 称谓, 姓名, 工作单位, 电话)."""
+    book = load_workbook(io.BytesIO(filled_template(*members)))
+    sheet = book["家庭成员"]
+    for offset, values in enumerate(relatives):
+        for column, value in enumerate(values, 1):
+            sheet.cell(row=FAMILY_FIRST_ROW + offset, column=column, value=value)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@both_backends
+async def test_the_family_sheet_is_imported_with_the_register_and_replaces_on_reimport(
+    session, place
+):
+    """家庭主要成员 (issue 8): rows tied by 党员身份证号 or by a unique 党员姓名."""
+    one, two = member(1), member(2)
+    data = with_family(
+        [one, two],
+        [
+            (one["name"], one["id_number"], "配偶", "李示例", "示例公司", "13900005555"),
+            (one["name"], None, "父亲", "王示例", None, None),
+            (two["name"], None, "子女", "赵小示", None, None),
+        ],
+    )
+    result = await run(session, place, data)
+    assert result.saved and result.created == 2 and result.family_changed == 2
+    rows = list(await session.scalars(select(FamilyMember).order_by(FamilyMember.id)))
+    assert [(r.relation, r.name) for r in rows] == [
+        ("配偶", "李示例"),
+        ("父亲", "王示例"),
+        ("子女", "赵小示"),
+    ]
+    await session.rollback()
+    again = await run(
+        session, place, with_family([one], [(one["name"], None, "配偶", "李示例", None, None)])
+    )
+    assert again.saved and again.family_changed == 1
+    names = list(await session.scalars(select(FamilyMember.name).order_by(FamilyMember.id)))
+    assert names == ["赵小示", "李示例"]  # member 1's rows replaced, member 2's kept
+    await session.rollback()
+
+
+@both_backends
+async def test_a_bad_family_row_refuses_the_whole_file(session, place):
+    one = member(3)
+    before = await counts(session)
+    data = with_family(
+        [one],
+        [
+            (one["name"], None, "配偶", "李示例", None, "12ab"),
+            ("查无此人", None, "父亲", "王示例", None, None),
+            (one["name"], None, "表舅", "周示例", None, None),
+        ],
+    )
+    result = await run(session, place, data)
+    assert not result.saved and result.error_count == 3
+    where = [(e.row, e.column) for e in result.errors]
+    assert where == [
+        (FAMILY_FIRST_ROW, "家庭成员·联系电话"),
+        (FAMILY_FIRST_ROW + 1, "家庭成员·党员姓名"),
+        (FAMILY_FIRST_ROW + 2, "家庭成员·称谓"),
+    ]
+    assert "没有叫“查无此人”的党员" in result.errors[1].message
+    assert await counts(session) == before  # nothing saved, the register row neither
+
+
+@both_backends
+async def test_a_category_not_on_the_committees_list_is_refused_by_row(session, place):
+    committee = (await session.get(Organisation, place.branch)).parent_id
+    await session.rollback()
+    staff = Actor(user_id=502, grants=(Grant(Role.COMMITTEE, committee),))
+    await categories.add(session, staff, committee, "教职工", "学生")
+    result = await run(
+        session,
+        place,
+        filled_template({**member(4), "category": "离退休"}, {**member(5), "category": "学生"}),
+    )
+    assert not result.saved
+    [error] = result.errors
+    assert (error.row, error.column) == (FIRST_ROW, "人员类别") and "教职工、学生" in error.message
+    ok = await run(session, place, filled_template({**member(4), "category": "教职工"}))
+    assert ok.saved and ok.created == 1
