@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.campaigns import TemplateKey, days_left, default_name
+from domain.campaigns import TemplateKey, days_left, default_name, template_plan
 from domain.clock import Clock
 from domain.dates import parse_date
 from domain.errors import InvalidInput
@@ -27,7 +27,8 @@ router.filter(Known())
 
 
 class CampaignAct(CallbackData, prefix="cp"):
-    """``op``: new / tpl / view / move / drop / add / close; ids only."""
+    """``op``: new / tpl / view / move / drop / add / close; the scope picker's
+    scope (open it) / tick / all / none / spage / ok / yes; ids only."""
 
     op: str
     id: int = 0
@@ -36,6 +37,7 @@ class CampaignAct(CallbackData, prefix="cp"):
 
 class CampaignFlow(StatesGroup):
     name = State()
+    scope = State()
     move = State()
     add_title = State()
     add_due = State()
@@ -127,6 +129,27 @@ async def chosen_template(
     )
 
 
+async def _named(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    name: str,
+) -> None:
+    """The name is known: ask which branches (all ticked, one tap to keep them),
+    unless the committee has only one."""
+    data = await state.get_data()
+    plan = template_plan(TemplateKey.of(data["template"]), data["year"], name)
+    branches = await campaigns.scope_choices(session, actor, data["committee_id"])
+    if len(branches) <= 1:
+        await _create(message, state, session, actor, clock, plan.name, branch_ids=None)
+        return
+    await state.set_state(CampaignFlow.scope)
+    await state.update_data(name=plan.name, ticked=[b.id for b in branches], page=0)
+    await _render_scope(message, state, branches, edit=False)
+
+
 async def _create(
     message: Message,
     state: FSMContext,
@@ -134,6 +157,8 @@ async def _create(
     actor: Actor,
     clock: Clock,
     name: str,
+    *,
+    branch_ids: list[int] | None,
 ) -> None:
     data = await state.get_data()
     campaign = await campaigns.create_campaign(
@@ -143,6 +168,7 @@ async def _create(
         template=data["template"],
         name=name,
         year=data["year"],
+        branch_ids=branch_ids,
     )
     await state.clear()
     await message.answer(_("✅ 已创建：{name}").format(name=html.quote(campaign.name)))
@@ -154,7 +180,7 @@ async def use_default_name(
     call: CallbackQuery, state: FSMContext, session: AsyncSession, actor: Actor, clock: Clock
 ) -> None:
     assert isinstance(call.message, Message)
-    await _create(call.message, state, session, actor, clock, (await state.get_data())["default"])
+    await _named(call.message, state, session, actor, clock, (await state.get_data())["default"])
 
 
 @router.message(CampaignFlow.name, F.text)
@@ -162,7 +188,7 @@ async def typed_name(
     message: Message, state: FSMContext, session: AsyncSession, actor: Actor, clock: Clock
 ) -> None:
     try:
-        await _create(message, state, session, actor, clock, message.text or "")
+        await _named(message, state, session, actor, clock, message.text or "")
     except InvalidInput as exc:
         await message.answer(html.quote(exc.render(_)) + "\n" + _("请重新输入名称。"))
 
@@ -177,6 +203,8 @@ async def _show(
             starts=campaign.starts, ends=campaign.ends, n=len(branches)
         ),
     ]
+    if len(branches) <= SCOPE_NAMES_SHOWN:
+        lines.append("、".join(html.quote(b.name) for b in branches))
     for i, stage in enumerate(stages, 1):
         what = f" · {html.quote(stage.what)}" if stage.what else ""
         lines.append(f"{i}. {html.quote(stage.title)} — {_due_text(stage, clock)}{what}")
@@ -193,6 +221,7 @@ async def _show(
         keyboard.append(
             [_b(_("➕ 增加阶段"), "add", campaign.id), _b(_("结束排查"), "close", campaign.id)]
         )
+        keyboard.append([_b(_("🏢 调整范围"), "scope", campaign.id)])
     await message.answer(
         "\n".join(lines),
         reply_markup=InlineKeyboardMarkup(inline_keyboard=keyboard) if keyboard else None,
@@ -296,6 +325,156 @@ async def close(
     await call.message.answer(_("已结束这次排查。"))
 
 
+# ---- the scope (排查范围): which branches take part --------------------------
+
+SCOPE_PAGE = 20  # branches per page: Telegram shows at most 100 buttons
+SCOPE_NAMES_SHOWN = 12  # the campaign view names the branches up to this many
+
+
+async def _render_scope(
+    message: Message, state: FSMContext, branches: list[Organisation], *, edit: bool
+) -> None:
+    data = await state.get_data()
+    ticked = set(data["ticked"])
+    pages = max(1, -(-len(branches) // SCOPE_PAGE))
+    page = min(max(data.get("page", 0), 0), pages - 1)
+    shown = branches[page * SCOPE_PAGE : (page + 1) * SCOPE_PAGE]
+    cells = [_b(("✅ " if b.id in ticked else "▫️ ") + b.name, "tick", b.id) for b in shown]
+    rows = [cells[i : i + 2] for i in range(0, len(cells), 2)]
+    nav = [_b("◀", "spage", value=str(page - 1))] if page > 0 else []
+    nav += [_b(_("全选"), "all"), _b(_("全不选"), "none")]
+    if page + 1 < pages:
+        nav.append(_b("▶", "spage", value=str(page + 1)))
+    rows.append(nav)
+    rows.append(
+        [
+            _b(_("✅ 确定（{n}个）").format(n=len(ticked)), "ok"),
+            InlineKeyboardButton(text=_("取消"), callback_data="cancel"),
+        ]
+    )
+    if "campaign_id" in data:
+        head = _("<b>调整排查范围</b>：{name}").format(name=html.quote(data["name"]))
+        hint = _("点党支部勾选或取消，然后点“确定”。")
+    else:
+        head = f"<b>{html.quote(data['name'])}</b>"
+        hint = _("哪些党支部参加这次排查？默认全部，点“确定”即可；点党支部可取消勾选。")
+    count = _("已选{n}/{total}个党支部").format(n=len(ticked), total=len(branches))
+    if pages > 1:
+        count += _("（第{page}/{pages}页）").format(page=page + 1, pages=pages)
+    text = "\n".join([head, hint, count])
+    markup = InlineKeyboardMarkup(inline_keyboard=rows)
+    if edit:
+        await message.edit_text(text, reply_markup=markup)
+    else:
+        await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(CampaignAct.filter(F.op == "scope"), HasRole(Role.COMMITTEE))
+async def ask_scope(
+    call: CallbackQuery,
+    callback_data: CampaignAct,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+) -> None:
+    """From an open campaign's view: the picker with today's scope ticked."""
+    assert isinstance(call.message, Message)
+    campaign, current = await campaigns.scope_of(session, actor, callback_data.id)
+    branches = await campaigns.scope_choices(session, actor, campaign.committee_id)
+    await state.set_state(CampaignFlow.scope)
+    await state.set_data(
+        {
+            "campaign_id": campaign.id,
+            "committee_id": campaign.committee_id,
+            "name": campaign.name,
+            "ticked": [b.id for b in branches if b.id in current],
+            "page": 0,
+        }
+    )
+    await _render_scope(call.message, state, branches, edit=False)
+
+
+@router.callback_query(
+    CampaignFlow.scope,
+    CampaignAct.filter(F.op.in_({"tick", "all", "none", "spage"})),
+    HasRole(Role.COMMITTEE),
+)
+async def tick_scope(
+    call: CallbackQuery,
+    callback_data: CampaignAct,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+) -> None:
+    assert isinstance(call.message, Message)
+    data = await state.get_data()
+    ticked = set(data["ticked"])
+    page = data.get("page", 0)
+    if callback_data.op == "tick":
+        ticked ^= {callback_data.id}
+    elif callback_data.op == "spage":
+        page = int(callback_data.value) if callback_data.value.isdigit() else 0
+    # A forged branch id outside the committee is refused here, before the
+    # state changes (R-ACL-BRANCH); ``all`` takes the committee's own list.
+    branches = await campaigns.scope_choices(session, actor, data["committee_id"], ticked)
+    if callback_data.op == "all":
+        ticked = {b.id for b in branches}
+    elif callback_data.op == "none":
+        ticked = set()
+    await state.update_data(ticked=sorted(ticked), page=page)
+    await _render_scope(call.message, state, branches, edit=True)
+
+
+@router.callback_query(
+    CampaignFlow.scope, CampaignAct.filter(F.op.in_({"ok", "yes"})), HasRole(Role.COMMITTEE)
+)
+async def confirm_scope(
+    call: CallbackQuery,
+    callback_data: CampaignAct,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+) -> None:
+    """确定: create the campaign with the ticked branches, or change an open
+    campaign's scope. An empty choice is refused by the service (nothing saved)."""
+    assert isinstance(call.message, Message)
+    data = await state.get_data()
+    ticked = list(data["ticked"])
+    if "campaign_id" not in data:
+        await _create(call.message, state, session, actor, clock, data["name"], branch_ids=ticked)
+        return
+    try:
+        added, removed = await campaigns.set_scope(
+            session, actor, data["campaign_id"], ticked, confirmed=callback_data.op == "yes"
+        )
+    except campaigns.ConfirmRemoval as ask:
+        names = "、".join(html.quote(name) for _id, name in ask.branches)
+        await call.message.answer(
+            _(
+                "{names}已有五核查记录。移出范围后，这些记录仍然保留，重新加入即可恢复。\n"
+                "确定移出吗？"
+            ).format(names=names),
+            reply_markup=InlineKeyboardMarkup(
+                inline_keyboard=[
+                    [_b(_("确定移出"), "yes")],
+                    [InlineKeyboardButton(text=_("取消"), callback_data="cancel")],
+                ]
+            ),
+        )
+        return
+    await state.clear()
+    if added or removed:
+        await call.message.answer(
+            _("✅ 已调整范围：加入{added}个，移出{removed}个党支部。").format(
+                added=len(added), removed=len(removed)
+            )
+        )
+    else:
+        await call.message.answer(_("范围没有变化。"))
+    await _show(call.message, session, actor, clock, data["campaign_id"])
+
+
 @router.message(Command("deadlines"))
 async def list_deadlines(
     message: Message, session: AsyncSession, actor: Actor, clock: Clock
@@ -321,3 +500,8 @@ async def list_deadlines(
 @router.message(CampaignFlow.add_due)
 async def fallback(message: Message) -> None:
     await message.answer(_("请用文字回答，或发送 /cancel 取消。"))
+
+
+@router.message(CampaignFlow.scope)
+async def scope_fallback(message: Message) -> None:
+    await message.answer(_("请点按钮勾选党支部，再点“确定”；或发送 /cancel 取消。"))

@@ -27,6 +27,7 @@ ACTIONS = {
     ("attempt", "create"): N_("查找"),
     ("attempt", "correct"): N_("更正查找记录"),
     ("evidence", "create"): N_("上传凭证"),
+    ("review", "finding"): N_("党委核查发现"),
 }
 
 

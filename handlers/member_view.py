@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from aiogram import html
 from aiogram.filters.callback_data import CallbackData
@@ -76,37 +77,40 @@ def page_text(branch_name: str, page: MemberPage, query: str = "") -> str:
     return "\n".join([head, *lines, footer])
 
 
-def page_keyboard(branch_id: int, page: MemberPage) -> InlineKeyboardMarkup:
+@dataclass(frozen=True)
+class ListTargets:
+    """Where a member list's taps go: the register's card and pages by default;
+    another picker (the committee's review) passes its own callback data."""
+
+    member: Callable[[int], str]  # member id → callback data
+    page: Callable[[int], str]  # page number → callback data
+    search: str
+
+
+def register_targets(branch_id: int) -> ListTargets:
+    return ListTargets(
+        member=lambda mid: MemberAction(action="card", member_id=mid).pack(),
+        page=lambda p: MemberListPage(branch_id=branch_id, page=p).pack(),
+        search=BranchPick(purpose="search", branch_id=branch_id).pack(),
+    )
+
+
+def page_keyboard(
+    branch_id: int, page: MemberPage, targets: ListTargets | None = None
+) -> InlineKeyboardMarkup:
+    go = targets or register_targets(branch_id)
     start = page.page * 10
     numbers = [
-        InlineKeyboardButton(
-            text=str(start + i + 1),
-            callback_data=MemberAction(action="card", member_id=m.id).pack(),
-        )
+        InlineKeyboardButton(text=str(start + i + 1), callback_data=go.member(m.id))
         for i, m in enumerate(page.members)
     ]
     rows = [numbers[i : i + 5] for i in range(0, len(numbers), 5)]
     nav = []
     if page.page > 0:
-        nav.append(
-            InlineKeyboardButton(
-                text="◀",
-                callback_data=MemberListPage(branch_id=branch_id, page=page.page - 1).pack(),
-            )
-        )
-    nav.append(
-        InlineKeyboardButton(
-            text=_("🔍 搜索"),
-            callback_data=BranchPick(purpose="search", branch_id=branch_id).pack(),
-        )
-    )
+        nav.append(InlineKeyboardButton(text="◀", callback_data=go.page(page.page - 1)))
+    nav.append(InlineKeyboardButton(text=_("🔍 搜索"), callback_data=go.search))
     if page.page + 1 < page.pages:
-        nav.append(
-            InlineKeyboardButton(
-                text="▶",
-                callback_data=MemberListPage(branch_id=branch_id, page=page.page + 1).pack(),
-            )
-        )
+        nav.append(InlineKeyboardButton(text="▶", callback_data=go.page(page.page + 1)))
     rows.append(nav)
     return InlineKeyboardMarkup(inline_keyboard=rows)
 

@@ -13,9 +13,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.campaigns import Direction, Stage, TemplateKey, default_span, stages_for, validate_plan
 from domain.errors import N_, InvalidInput
 from storage.db import utc, write_tx
-from storage.models import Campaign, CampaignBranch, CampaignStage, Organisation
+from storage.models import (
+    Campaign,
+    CampaignBranch,
+    CampaignStage,
+    Member,
+    Organisation,
+    SweepAnswer,
+)
 from storage.services import audit
 from storage.services.access import AccessDenied, Actor, Role, require_committee
+
+
+class ConfirmRemoval(Exception):
+    """Branches leaving the scope already hold sweep answers: ask first.
+
+    The answers are kept either way (R-SWEEP); putting the branch back in
+    scope shows them again."""
+
+    def __init__(self, branches: list[Organisation]) -> None:
+        super().__init__(len(branches))
+        # Plain values: the rollback that follows expires the rows.
+        self.branches: list[tuple[int, str]] = [(b.id, b.name) for b in branches]
 
 
 @dataclass(frozen=True)
@@ -55,18 +74,10 @@ async def create_campaign(
     plan = validate_plan(name, starts, ends, stages)
     async with write_tx(session):
         await require_committee(session, actor, committee_id)
-        under = set(
-            await session.scalars(
-                select(Organisation.id).where(
-                    Organisation.parent_id == committee_id, Organisation.kind == "branch"
-                )
-            )
-        )
-        scope = under if branch_ids is None else set(branch_ids)
-        if not scope <= under:
-            raise AccessDenied
-        if not scope:
+        under = {b.id for b in await _branches_under(session, committee_id)}
+        if not under:
             raise InvalidInput(N_("这个党委下还没有党支部，无法开展排查。"))
+        scope = under if branch_ids is None else _checked_scope(under, branch_ids)
         campaign = Campaign(
             committee_id=committee_id,
             name=plan.name,
@@ -89,7 +100,123 @@ async def create_campaign(
             new=plan.name,
             org_id=committee_id,
         )
+        _record_scope(session, actor, campaign, old=set(), new=scope)
     return campaign
+
+
+async def _branches_under(session: AsyncSession, committee_id: int) -> list[Organisation]:
+    rows = await session.scalars(
+        select(Organisation)
+        .where(Organisation.parent_id == committee_id, Organisation.kind == "branch")
+        .order_by(Organisation.name, Organisation.id)
+    )
+    return list(rows)
+
+
+def _checked_scope(under: set[int], branch_ids: Iterable[int]) -> set[int]:
+    """A chosen scope: only branches under the committee (R-ACL-BRANCH), never empty."""
+    scope = set(branch_ids)
+    if not scope <= under:
+        raise AccessDenied
+    if not scope:
+        raise InvalidInput(N_("请至少选择一个党支部。"))
+    return scope
+
+
+def _ids_text(ids: set[int]) -> str | None:
+    return ",".join(str(i) for i in sorted(ids)) or None
+
+
+def _record_scope(
+    session: AsyncSession, actor: Actor, campaign: Campaign, *, old: set[int], new: set[int]
+) -> None:
+    """Every scope setting is one audit event: the branch ids before and after."""
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="campaign",
+        entity_id=campaign.id,
+        action="scope",
+        field="branches",
+        old=_ids_text(old),
+        new=_ids_text(new),
+        org_id=campaign.committee_id,
+    )
+
+
+async def scope_choices(
+    session: AsyncSession, actor: Actor, committee_id: int, ticked: Iterable[int] = ()
+) -> list[Organisation]:
+    """The branches a committee may put in a campaign's scope. Refuses (无权限)
+    when ``ticked`` names a branch outside the committee: forged callback data
+    (R-ACL-BRANCH)."""
+    await require_committee(session, actor, committee_id)
+    branches = await _branches_under(session, committee_id)
+    if not set(ticked) <= {b.id for b in branches}:
+        raise AccessDenied
+    return branches
+
+
+async def scope_of(
+    session: AsyncSession, actor: Actor, campaign_id: int
+) -> tuple[Campaign, set[int]]:
+    """An open campaign of the actor's committee and the branch ids in its scope."""
+    campaign = await _campaign_for_change(session, actor, campaign_id)
+    ids = await session.scalars(
+        select(CampaignBranch.branch_id).where(CampaignBranch.campaign_id == campaign_id)
+    )
+    return campaign, set(ids)
+
+
+async def set_scope(
+    session: AsyncSession,
+    actor: Actor,
+    campaign_id: int,
+    branch_ids: Iterable[int],
+    *,
+    confirmed: bool = False,
+) -> tuple[set[int], set[int]]:
+    """Change an open campaign's scope; returns the branch ids (added, removed).
+
+    Removing a branch whose members already have sweep answers in this campaign
+    raises ``ConfirmRemoval`` unless ``confirmed``; the answers are never
+    deleted, only the branch leaves the scope."""
+    async with write_tx(session):
+        campaign, current = await scope_of(session, actor, campaign_id)
+        under = {b.id for b in await _branches_under(session, campaign.committee_id)}
+        scope = _checked_scope(under, branch_ids)
+        added, removed = scope - current, current - scope
+        if removed and not confirmed:
+            answered = await _with_answers(session, campaign_id, removed)
+            if answered:
+                raise ConfirmRemoval(answered)
+        if not added and not removed:
+            return added, removed
+        if removed:
+            await session.execute(
+                delete(CampaignBranch).where(
+                    CampaignBranch.campaign_id == campaign_id,
+                    CampaignBranch.branch_id.in_(removed),
+                )
+            )
+        session.add_all(CampaignBranch(campaign_id=campaign_id, branch_id=b) for b in sorted(added))
+        _record_scope(session, actor, campaign, old=current, new=scope)
+    return added, removed
+
+
+async def _with_answers(
+    session: AsyncSession, campaign_id: int, branch_ids: set[int]
+) -> list[Organisation]:
+    """Of ``branch_ids``, those whose members have answers in this campaign."""
+    answered = (
+        select(Member.branch_id)
+        .join(SweepAnswer, SweepAnswer.member_id == Member.id)
+        .where(SweepAnswer.campaign_id == campaign_id, Member.branch_id.in_(branch_ids))
+    )
+    rows = await session.scalars(
+        select(Organisation).where(Organisation.id.in_(answered)).order_by(Organisation.name)
+    )
+    return list(rows)
 
 
 async def _campaign_for_change(session: AsyncSession, actor: Actor, campaign_id: int) -> Campaign:

@@ -22,6 +22,8 @@ async def test_committee_starts_a_campaign_from_each_template(branch_world):
         await staff.press(label)
         await staff.reply()
         await staff.press("用默认")
+        await staff.reply()
+        await staff.press("确定")  # every branch ticked by default: one tap keeps them
         created, detail = await staff.replies(2)
         assert "已创建" in created.text and "2个党支部" in detail.text
     async with branch_world.app.sessionmaker() as s:
@@ -40,6 +42,8 @@ async def test_move_a_stage_refuses_a_date_outside_the_campaign(branch_world):
     await staff.press("流动党员 2023（2026）")
     await staff.reply()
     await staff.send("2026年流动党员排查")
+    await staff.reply()
+    await staff.press("确定")
     await staff.replies(2)
     await staff.press("1. 改日期")
     await staff.reply()
@@ -59,6 +63,8 @@ async def test_secretary_sees_deadlines_with_days_left_but_cannot_start_campaign
     await staff.press("流动党员 2023（2026）")
     await staff.reply()
     await staff.press("用默认")
+    await staff.reply()
+    await staff.press("确定")
     await staff.replies(2)
     sec = branch_world.user(101)
     await sec.send("/deadlines")

@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from sqlalchemy import select
 
 from domain.errors import InvalidInput
+from domain.sweep import Answer, Check
 from storage.db import write_tx
-from storage.models import Organisation
-from storage.services import campaigns
+from storage.models import AuditEvent, Campaign, CampaignBranch, Organisation, SweepAnswer
+from storage.services import campaigns, members, sweep
 from storage.services.access import AccessDenied, Actor, Grant, Role
 from tests.conftest import both_backends
+from tests.factories import member_values
 
 
 @pytest.fixture
@@ -78,3 +81,118 @@ async def test_edits_are_checked_against_the_plan_and_closing_freezes_it(session
         await campaigns.create_campaign(
             session, staff, committee, template="dual_check", name="", year=2027
         )
+
+
+@pytest.fixture
+async def two_branches(session, orgs):
+    committee, branch, far = orgs
+    async with write_tx(session):
+        second = Organisation(name="二支部", kind="branch", parent_id=committee)
+        session.add(second)
+        await session.flush()
+    return committee, branch, second.id, far
+
+
+async def _scope(session, campaign_id: int) -> set[int]:
+    rows = await session.scalars(
+        select(CampaignBranch.branch_id).where(CampaignBranch.campaign_id == campaign_id)
+    )
+    return set(rows)
+
+
+async def _scope_events(session, campaign_id: int) -> list[tuple[str | None, str | None]]:
+    rows = await session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.entity == "campaign",
+            AuditEvent.entity_id == campaign_id,
+            AuditEvent.action == "scope",
+        )
+        .order_by(AuditEvent.id)
+    )
+    return [(e.old_value, e.new_value) for e in rows]
+
+
+@both_backends
+async def test_chosen_scope_is_saved_and_an_empty_one_is_refused_R_ACL_BRANCH(
+    session, two_branches
+):
+    committee, one, two, far = two_branches
+    staff = Actor(1, (Grant(Role.COMMITTEE, committee),))
+    with pytest.raises(InvalidInput, match="至少选择一个党支部"):
+        await campaigns.create_campaign(
+            session, staff, committee, template="mobile_2023", name="空", year=2026, branch_ids=[]
+        )
+    assert (await session.scalars(select(Campaign))).all() == []
+    campaign = await campaigns.create_campaign(
+        session, staff, committee, template="mobile_2023", name="只一支部", year=2026,
+        branch_ids=[one],
+    )  # fmt: skip
+    assert await _scope(session, campaign.id) == {one}
+    assert await _scope_events(session, campaign.id) == [(None, str(one))]
+    choices = await campaigns.scope_choices(session, staff, committee, [one, two])
+    assert [b.id for b in choices] == [one, two]
+    with pytest.raises(AccessDenied):
+        await campaigns.scope_choices(session, staff, committee, [one, far])
+
+
+@both_backends
+async def test_scope_change_of_an_open_campaign_is_checked_and_audited_R_ACL_BRANCH(
+    session, two_branches
+):
+    committee, one, two, far = two_branches
+    staff = Actor(1, (Grant(Role.COMMITTEE, committee),))
+    campaign = await campaigns.create_campaign(
+        session, staff, committee, template="mobile_2023", name="排查", year=2026,
+        branch_ids=[one],
+    )  # fmt: skip
+    campaign_id = campaign.id
+    with pytest.raises(AccessDenied):  # a branch of another committee
+        await campaigns.set_scope(session, staff, campaign_id, [one, far])
+    with pytest.raises(InvalidInput, match="至少选择一个党支部"):
+        await campaigns.set_scope(session, staff, campaign_id, [])
+    outsider = Actor(9, (Grant(Role.SECRETARY, one),))
+    with pytest.raises(AccessDenied):
+        await campaigns.set_scope(session, outsider, campaign_id, [one, two])
+    assert await _scope(session, campaign_id) == {one}
+    added, removed = await campaigns.set_scope(session, staff, campaign_id, [one, two])
+    assert (added, removed) == ({two}, set())
+    added, removed = await campaigns.set_scope(session, staff, campaign_id, [two])
+    assert (added, removed) == (set(), {one})  # no answers yet: no question asked
+    assert await _scope(session, campaign_id) == {two}
+    assert await _scope_events(session, campaign_id) == [
+        (None, str(one)),
+        (str(one), f"{one},{two}"),
+        (f"{one},{two}", str(two)),
+    ]
+    await campaigns.close_campaign(session, staff, campaign_id, datetime(2026, 12, 31, tzinfo=UTC))
+    with pytest.raises(InvalidInput, match="已经结束"):
+        await campaigns.set_scope(session, staff, campaign_id, [one, two])
+
+
+@both_backends
+async def test_removing_a_branch_with_answers_asks_first_and_keeps_them_R_SWEEP(
+    session, two_branches
+):
+    committee, one, two, _far = two_branches
+    staff = Actor(1, (Grant(Role.COMMITTEE, committee),))
+    secretary = Actor(2, (Grant(Role.SECRETARY, one),))
+    campaign = await campaigns.create_campaign(
+        session, staff, committee, template="mobile_2023", name="排查", year=2026
+    )
+    campaign_id = campaign.id
+    member = await members.add_member(session, secretary, one, member_values(1))
+    await sweep.answer_checks(
+        session, secretary, campaign_id, member.id, dict.fromkeys(Check, Answer.ok)
+    )
+    with pytest.raises(campaigns.ConfirmRemoval) as asked:
+        await campaigns.set_scope(session, staff, campaign_id, [two])
+    assert asked.value.branches == [(one, "一支部")]
+    assert await _scope(session, campaign_id) == {one, two}  # nothing changed yet
+    await campaigns.set_scope(session, staff, campaign_id, [two], confirmed=True)
+    assert await _scope(session, campaign_id) == {two}
+    kept = await session.scalars(select(SweepAnswer).where(SweepAnswer.campaign_id == campaign_id))
+    assert len(kept.all()) == 5
+    await campaigns.set_scope(session, staff, campaign_id, [one, two])  # back in scope
+    progress = await sweep.branch_progress(session, staff, campaign_id, one)
+    assert (progress.checked, progress.in_scope) == (1, 1)
