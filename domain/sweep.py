@@ -92,14 +92,22 @@ class Finding:
     suggests: Answer
     msgid: str = field(default="", compare=False)
     params: Mapping[str, object] = field(default_factory=dict, compare=False)
+    fills: str = field(default="", compare=False)  # the member field that settles it, if one
 
     def render(self, gettext: Callable[[str], str] | None = None) -> str:
         return InvalidInput(self.msgid or self.text, **self.params).render(gettext)
 
 
-def _finding(check: Check, suggests: Answer, msgid: str, **params: object) -> Finding:
+def _finding(
+    check: Check, suggests: Answer, msgid: str, *, fills: str = "", **params: object
+) -> Finding:
     text = msgid.format(**params) if params else msgid
-    return Finding(check, text, suggests, msgid, params)
+    return Finding(check, text, suggests, msgid, params, fills)
+
+
+def fields_to_fill(findings: Mapping[Check, Sequence[Finding]]) -> list[str]:
+    """The member fields whose filling settles some finding, in check order."""
+    return list(dict.fromkeys(f.fills for found in findings.values() for f in found if f.fills))
 
 
 def _zh(d: date) -> str:
@@ -116,10 +124,18 @@ def _roster(values: Mapping[str, Any]) -> list[Finding]:
     for spec in (*REQUIRED, *(FIELD_BY_KEY[k] for k in IMPORTANT_FIELDS)):
         if _empty(values.get(spec.key)):
             found.append(
-                _finding(Check.roster, Answer.pending, N_("“{label}”未填写。"), label=spec.label)
+                _finding(
+                    Check.roster,
+                    Answer.pending,
+                    N_("“{label}”未填写。"),
+                    fills=spec.key,
+                    label=spec.label,
+                )
             )
     for problem in check_record(values):
-        found.append(_finding(Check.roster, Answer.problem, problem.message, **problem.params))
+        found.append(
+            Finding(Check.roster, problem.render(), Answer.problem, problem.message, problem.params)
+        )
     if values.get("id_number"):
         try:
             legacy = parse_id_number(str(values["id_number"])).legacy
@@ -192,6 +208,7 @@ def _dues_and_life(facts: MemberFacts, today: date, pocket_days: int) -> list[Fi
                     Check.dues_and_life,
                     Answer.pending,
                     N_("“{label}”未填写，请补填。"),
+                    fills=key,
                     label=FIELD_BY_KEY[key].label,
                 )
             )
@@ -238,6 +255,7 @@ def _transfer_stubs(
                 Check.transfer_stubs,
                 Answer.pending,
                 N_("转出组织关系未登记接收单位，请补填。"),
+                fills="transfer_receiver",
             )
         )
     return found

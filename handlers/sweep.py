@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.settings import Settings
 from domain.clock import Clock
 from domain.errors import N_, InvalidInput
-from domain.sweep import COMPUTED, Answer, Check, is_clean
+from domain.member_fields import FIELD_BY_KEY
+from domain.sweep import COMPUTED, Answer, Check, fields_to_fill, is_clean
 from handlers.filters import HasRole
+from handlers.member_view import MemberAction
 from handlers.routes import Routes
 from storage.models import Campaign, Organisation
 from storage.services import campaigns, sweep
@@ -180,6 +182,15 @@ async def _show_member(
                 b(f"{int(check)} " + _("待完善"), "set", int(check), Answer.pending.value),
             ]
         )
+    # One tap to the missing field itself; filling it closes the 待完善 by itself.
+    fill = [
+        InlineKeyboardButton(
+            text="✏️ " + _(FIELD_BY_KEY[key].label),
+            callback_data=MemberAction(action="field", member_id=member.id, arg=key).pack(),
+        )
+        for key in fields_to_fill(view.findings)[:6]
+    ]
+    rows += [fill[i : i + 3] for i in range(0, len(fill), 3)]
     rows.append([b(_("下一位 ⏭"), "skip")])
     await message.answer("\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 

@@ -189,3 +189,49 @@ async def test_committee_sends_a_branch_back_then_marks_it_reviewed(branch_world
     await staff.press("核查完成")
     replies = await staff.wait_idle()
     assert "✅ 一支部 · 2/2" in replies[-1].text
+
+
+async def test_todo_opens_the_missing_field_and_filling_it_closes_the_pending_R_SWEEP(
+    branch_world,
+):
+    """Issue 8 item 3: “filling the missing field closes the 待完善 by itself”."""
+    [member_id] = await branch_world.members("一支部", 1)
+    await _set(
+        branch_world,
+        member_id,
+        ethnicity="汉族",
+        education="大专",
+        last_org_life=date(2026, 11, 1),
+        last_dues=date(2026, 11, 1),
+    )  # only 联系电话 is missing
+    campaign_id = await _campaign(branch_world)
+    sec = branch_world.user(101)
+    await sec.send("/sweep")
+    await sec.reply()
+    await sec.press("1 待完善")
+    await sec.wait_idle()
+    await sec.send("/todo")
+    todo = await sec.reply()
+    assert "待办1项" in todo.text
+    await sec.press(1)  # the member's button
+    view = await sec.reply()
+    assert "✏️ 联系电话" in view.button_texts
+    await sec.press("✏️ 联系电话")
+    assert "联系电话" in (await sec.reply()).text
+    await sec.send("13900006666")
+    await sec.wait_idle()
+    await sec.send("/todo")
+    assert "待办0项" in (await sec.reply()).text
+    async with branch_world.app.sessionmaker() as s:
+        roster = (
+            await s.scalars(
+                select(SweepAnswer)
+                .where(SweepAnswer.campaign_id == campaign_id, SweepAnswer.check_no == 1)
+                .order_by(SweepAnswer.id)
+            )
+        ).all()
+    assert [(a.answer, a.superseded_by_id is None) for a in roster] == [
+        ("pending", False),
+        ("ok", True),
+    ]
+    assert roster[-1].answered_by == 101  # closed by whoever filled the field
