@@ -26,6 +26,7 @@ from handlers.member_view import MemberAction
 from handlers.routes import Routes
 from storage.models import Campaign, Organisation
 from storage.services import campaigns, sweep
+from storage.services import review as reviews
 from storage.services.access import Actor, Role
 
 router = Routes("sweep")
@@ -197,39 +198,48 @@ async def _show_member(
 
 @router.message(Command("todo"))
 async def todo(message: Message, session: AsyncSession, actor: Actor) -> None:
-    """Every open 待完善 and ✘ of the branch, by member, each a tap from its checks."""
+    """Every open 待完善 and ✘ of the branch, and the working group's open
+    findings, by member, each a tap from the member's checks."""
     targets = await _targets(session, actor)
     if not targets:
         await message.answer(_("您的党支部目前不在任何进行中的排查范围内。"))
         return
     for campaign, branch_id in targets:
-        items = await sweep.open_items(session, actor, campaign.id, branch_id)
-        lines = [
-            _("<b>{name}</b> · 待办{n}项").format(name=html.quote(campaign.name), n=len(items))
-        ]
-        buttons: dict[int, InlineKeyboardButton] = {}
-        for item in items[:60]:
-            note = f"：{html.quote(item.note)}" if item.note else ""
-            lines.append(
-                f"{MARK[item.answer]} {html.quote(item.name)} · {int(item.check)}. {_(item.check.label)}{note}"
-            )
-            buttons.setdefault(
-                item.member_id,
-                InlineKeyboardButton(
-                    text=item.name,
-                    callback_data=SweepAct(
-                        op="member",
-                        campaign_id=campaign.id,
-                        branch_id=branch_id,
-                        member_id=item.member_id,
-                    ).pack(),
-                ),
-            )
-        rows = [list(buttons.values())[i : i + 3] for i in range(0, len(buttons), 3)]
-        await message.answer(
-            "\n".join(lines),
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=rows) if rows else None,
+        text, keyboard = await _todo(session, actor, campaign, branch_id)
+        await message.answer(text, reply_markup=keyboard)
+
+
+async def _todo(
+    session: AsyncSession, actor: Actor, campaign: Campaign, branch_id: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    items = await sweep.open_items(session, actor, campaign.id, branch_id)
+    lines = [_("<b>{name}</b> · 待办{n}项").format(name=html.quote(campaign.name), n=len(items))]
+    people: dict[int, str] = {}
+    for item in items[:60]:
+        note = f"：{html.quote(item.note)}" if item.note else ""
+        lines.append(
+            f"{MARK[item.answer]} {html.quote(item.name)} · {int(item.check)}. {_(item.check.label)}{note}"
         )
+        people.setdefault(item.member_id, item.name)
+    findings = await reviews.open_findings(session, actor, campaign.id, branch_id)
+    if findings:
+        lines.append(_("党委核查发现（{n}条）：").format(n=len(findings)))
+    for finding in findings[:30]:
+        who = html.quote(finding.member_name) if finding.member_name else _("支部")
+        lines.append(f"• {who}：{html.quote(finding.text)}")
+        if finding.member_id is not None and finding.member_name:
+            people.setdefault(finding.member_id, finding.member_name)
+    buttons = [
+        InlineKeyboardButton(
+            text=name,
+            callback_data=SweepAct(
+                op="member", campaign_id=campaign.id, branch_id=branch_id, member_id=member_id
+            ).pack(),
+        )
+        for member_id, name in people.items()
+    ]
+    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
 @router.callback_query(SweepAct.filter(F.op == "member"))

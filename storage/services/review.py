@@ -12,7 +12,7 @@ from domain.errors import N_, InvalidInput
 from storage.db import write_tx
 from storage.models import BranchReview, Campaign, CampaignBranch, Member, Organisation, RoleGrant
 from storage.services import audit
-from storage.services.access import AccessDenied, Actor, require_committee
+from storage.services.access import AccessDenied, Actor, require_branch, require_committee
 from storage.services.sweep import branch_progress
 
 KINDS = ("finding", "returned", "complete")
@@ -179,6 +179,15 @@ async def branch_findings(
     """The branch and its findings, as the committee's review view lists them."""
     branch = await require_review_scope(session, actor, campaign_id, branch_id)
     return branch, await _findings(session, campaign_id, branch_id)
+
+
+async def open_findings(
+    session: AsyncSession, actor: Actor, campaign_id: int, branch_id: int
+) -> list[Finding]:
+    """The working group's findings not yet closed by 核查完成, for the branch's
+    own /todo (the secretary reads them; R-ACL-BRANCH by the branch)."""
+    await require_branch(session, actor, branch_id)
+    return [f for f in await _findings(session, campaign_id, branch_id) if f.open]
 
 
 async def review_marks(session: AsyncSession, campaign_id: int) -> dict[int, BranchReview]:

@@ -131,3 +131,26 @@ async def test_a_send_back_lists_the_open_member_findings_R_SWEEP(branch_world):
     notice = await sec.reply()
     assert "退回整改：请核实后再报" in notice.text
     assert "涉及党员的核查发现" in notice.text and "钱测一：电话有误" in notice.text
+
+
+async def test_the_secretarys_todo_lists_open_findings_with_a_tap_to_the_member_R_SWEEP(
+    branch_world,
+):
+    ids = await branch_world.members("一支部", 2)
+    campaign_id = await _campaign(branch_world)
+    one = branch_world.orgs["一支部"]
+    async with branch_world.app.sessionmaker() as s:
+        await reviews.record_review(
+            s, _staff(branch_world), campaign_id, one, kind="finding", text="档案缺转正申请书",
+            member_id=ids[1],
+        )  # fmt: skip
+    sec = branch_world.user(101)
+    await sec.send("/todo")
+    todo = await sec.reply()
+    assert "党委核查发现（1条）" in todo.text and "钱测一：档案缺转正申请书" in todo.text
+    await sec.press("钱测一")
+    assert "钱测一" in (await sec.reply()).text  # the member's five checks
+    # Another branch's secretary sees none of it (R-ACL-BRANCH).
+    other = branch_world.user(102)
+    await other.send("/todo")
+    assert "档案缺转正申请书" not in (await other.reply()).text
