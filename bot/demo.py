@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.idcard import check_digit
 from storage.db import write_tx
-from storage.models import Member, Organisation
+from storage.models import FamilyMember, Member, MemberCategory, Organisation
 from storage.services.access import Role
 from storage.services.orgs import create_org
 from storage.services.users import grant_role
@@ -54,6 +54,14 @@ PEOPLE = (
 )
 
 
+CATEGORIES = ("在职", "离退休")
+# 家庭主要成员: the first 知情人 the search suggests for a lost member.
+FAMILY = {
+    "孙示三": (("配偶", "吴示例", "示范公司", "13900000031"), ("母亲", "郑示例", None, None)),
+    "周示五": (("子女", "周小示", "示范学校", "13900000051"),),
+}
+
+
 def demo_id(birth: date, male: bool, serial: int) -> str:
     first17 = f"410102{birth:%Y%m%d}{serial * 2 + (1 if male else 0):03d}"
     return first17 + check_digit(first17)
@@ -71,23 +79,41 @@ async def seed_demo(session: AsyncSession, user_id: int) -> None:
         for name in BRANCHES
     ]
     async with write_tx(session):
+        session.add_all(
+            MemberCategory(committee_id=committee.id, name=name, position=i)
+            for i, name in enumerate(CATEGORIES)
+        )
         for serial, (name, gender, birth, joined, kind, org_life, dues, phone) in enumerate(
             PEOPLE, 1
         ):
-            session.add(
-                Member(
-                    branch_id=branches[serial % 2].id if serial > 3 else branches[0].id,
-                    name=name,
-                    gender=gender,
-                    birth=f"{birth:%Y-%m}",
-                    joined=joined,
-                    member_type=kind,
-                    id_number=demo_id(birth, gender == "男", serial),
-                    last_org_life=org_life,
-                    last_dues=dues,
-                    phone=phone,
-                )
+            member = Member(
+                branch_id=branches[serial % 2].id if serial > 3 else branches[0].id,
+                name=name,
+                gender=gender,
+                birth=f"{birth:%Y-%m}",
+                joined=joined,
+                member_type=kind,
+                id_number=demo_id(birth, gender == "男", serial),
+                last_org_life=org_life,
+                last_dues=dues,
+                phone=phone,
+                category=CATEGORIES[serial % 2],
             )
+            session.add(member)
+            await session.flush()
+            for position, (relation, relative, unit, relative_phone) in enumerate(
+                FAMILY.get(name, ())
+            ):
+                session.add(
+                    FamilyMember(
+                        member_id=member.id,
+                        relation=relation,
+                        name=relative,
+                        work_unit=unit,
+                        phone=relative_phone,
+                        position=position,
+                    )
+                )
         await grant_role(session, user_id=user_id, role=Role.ADMIN, org_id=None, granted_by=None)
         await grant_role(
             session, user_id=user_id, role=Role.COMMITTEE, org_id=committee.id, granted_by=None
