@@ -26,6 +26,18 @@ class IdNumber:
     def masked(self) -> str:
         return mask_id_number(self.value)
 
+    @property
+    def equivalents(self) -> tuple[str, ...]:
+        """This number and its other form: a 15-digit number issued before 1999
+        is the same person as its 18-digit upgrade (19 inserted, check digit
+        added), so uniqueness is checked against both."""
+        if self.legacy:
+            first17 = self.value[:6] + "19" + self.value[6:]
+            return (self.value, first17 + check_digit(first17))
+        if self.value[6:8] == "19":
+            return (self.value, self.value[:6] + self.value[8:17])
+        return (self.value,)
+
 
 def check_digit(first17: str) -> str:
     total = sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True))

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.clocks import DEFAULT_POCKET_DAYS
 from domain.errors import N_, InvalidInput
+from domain.idcard import parse_id_number
 from domain.member_fields import FIELD_BY_KEY, REQUIRED, check_record, values_of
 from storage.db import write_tx
 from storage.models import Member
@@ -39,8 +40,11 @@ async def _check_id_free(
 ) -> None:
     if not id_number:
         return
-    other = await session.scalar(select(Member.id).where(Member.id_number == id_number))
-    if other is not None and other != member_id:
+    forms = parse_id_number(id_number).equivalents
+    other = await session.scalar(
+        select(Member.id).where(Member.id_number.in_(forms), Member.id != (member_id or 0))
+    )
+    if other is not None:
         # Do not say where: the other member may be outside this user's scope (R-ACL-BRANCH).
         raise InvalidInput(
             N_("这个身份证号已经登记过，不能重复登记。请在名册中查找，或联系上级党委核实。")

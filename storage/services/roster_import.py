@@ -37,6 +37,7 @@ from domain import family_sheet
 from domain.clocks import DEFAULT_POCKET_DAYS
 from domain.errors import N_, InvalidInput
 from domain.family_sheet import parse_family_sheet
+from domain.idcard import parse_id_number
 from domain.member_fields import FIELD_BY_KEY, FIELDS, Kind
 from domain.roster import (
     HEADER_SCAN_ROWS,
@@ -392,8 +393,7 @@ async def _plan(session: AsyncSession, actor: Actor, branch_id: int, parsed: Ros
     for start in range(0, len(rows), _LOOKUP_CHUNK):
         chunk = rows[start : start + _LOOKUP_CHUNK]
         values = [r.values for r in chunk]
-        ids = [v["id_number"] for v in values if "id_number" in v]
-        found = {m.id_number: m for m in await _members(session, Member.id_number, ids)}
+        found = await _by_id_number(session, [v["id_number"] for v in values if "id_number" in v])
         matched: list[tuple[int, dict[str, Any], int]] = []
         for parsed, row_values in zip(chunk, values, strict=True):
             hit = found.get(row_values.get("id_number"))
@@ -426,6 +426,13 @@ async def _plan(session: AsyncSession, actor: Actor, branch_id: int, parsed: Ros
             else:
                 plan.unchanged += 1
     return plan
+
+
+async def _by_id_number(session: AsyncSession, numbers: list[str]) -> dict[str, Row[Any]]:
+    """Members on file by the file's ID numbers; a 15-digit number finds its
+    18-digit upgrade and back (the same person, SPEC §2)."""
+    asked = {form: n for n in numbers for form in parse_id_number(n).equivalents}
+    return {asked[m.id_number]: m for m in await _members(session, Member.id_number, list(asked))}
 
 
 async def _category_errors(
@@ -517,6 +524,8 @@ def _changes(existing: Row[Any], values: dict[str, Any]) -> Changes:
             continue
         if FIELD_BY_KEY[key].kind is Kind.MONTH and isinstance(old, str) and old[:7] == new:
             continue  # the file gives the month; keep the day already on file
+        if key == "id_number" and len(new) == 15 and old and len(old) == 18:
+            continue  # the old 15-digit form of the number on file: keep the 18 digits
         changes[key] = (old, new)
     return changes
 

@@ -15,6 +15,7 @@ from python_calamine import CalamineWorkbook
 from sqlalchemy import func, select
 
 from domain.errors import InvalidInput
+from domain.idcard import parse_id_number
 from domain.member_fields import FIELDS
 from reports.forms.roster import ERROR_COLUMN, template_workbook
 from storage.models import AuditEvent, FamilyMember, Member, Organisation
@@ -458,3 +459,18 @@ async def test_a_category_not_on_the_committees_list_is_refused_by_row(session, 
     assert (error.row, error.column) == (FIRST_ROW, "人员类别") and "教职工、学生" in error.message
     ok = await run(session, place, filled_template({**member(4), "category": "教职工"}))
     assert ok.saved and ok.created == 1
+
+
+@both_backends
+async def test_a_legacy_15_digit_number_updates_the_member_with_its_18_digit_form(session, place):
+    """SPEC §2: unique per deployment, whichever form the file uses."""
+    one = member(6)
+    await run(session, place, filled_template(one))
+    legacy = parse_id_number(str(one["id_number"])).equivalents[1]
+    result = await run(
+        session, place, filled_template({**one, "id_number": legacy, "ethnicity": "回族"})
+    )
+    assert result.saved and (result.created, result.updated) == (0, 1)
+    stored = (await session.scalars(select(Member).where(Member.name == one["name"]))).one()
+    assert stored.id_number == one["id_number"] and stored.ethnicity == "回族"
+    await session.rollback()
