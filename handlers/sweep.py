@@ -116,10 +116,7 @@ async def _show_next(
     after: int | None = None,
 ) -> None:
     member_id = await sweep.next_member(session, actor, campaign_id, branch_id, after=after)
-    state = await sweep.branch_progress(session, actor, campaign_id, branch_id)
-    line = _("进度：已核查{checked}/{total}人 · 待完善{pending}项 · 发现问题{problems}项").format(
-        checked=state.checked, total=state.in_scope, pending=state.pending, problems=state.problems
-    )
+    line = await _progress_line(session, actor, campaign_id, branch_id)
     if member_id is None:
         await message.answer(
             line
@@ -128,6 +125,15 @@ async def _show_next(
         )
         return
     await _show_member(message, session, actor, clock, settings, campaign_id, member_id, line)
+
+
+async def _progress_line(
+    session: AsyncSession, actor: Actor, campaign_id: int, branch_id: int
+) -> str:
+    state = await sweep.branch_progress(session, actor, campaign_id, branch_id)
+    return _("进度：已核查{checked}/{total}人 · 待完善{pending}项 · 发现问题{problems}项").format(
+        checked=state.checked, total=state.in_scope, pending=state.pending, problems=state.problems
+    )
 
 
 async def _show_member(
@@ -139,16 +145,18 @@ async def _show_member(
     campaign_id: int,
     member_id: int,
     head: str = "",
+    *,
+    edit: bool = False,
 ) -> None:
+    """The member's five checks; ``edit`` redraws the view a tap came from
+    instead of sending another message (one member, one message)."""
     view = await sweep.member_sweep(
         session, actor, campaign_id, member_id, clock.today(), settings.pocket_days
     )
     member = view.member
     lines = [head] if head else []
     lines.append(
-        _("<b>{name}</b>（{branch_member}）").format(
-            name=html.quote(member.name), branch_member=member.gender
-        )
+        _("<b>{name}</b>（{gender}）").format(name=html.quote(member.name), gender=member.gender)
     )
     for check in Check:
         answered = view.answers.get(check)
@@ -193,7 +201,11 @@ async def _show_member(
     ]
     rows += [fill[i : i + 3] for i in range(0, len(fill), 3)]
     rows.append([b(_("下一位 ⏭"), "skip")])
-    await message.answer("\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+    markup = InlineKeyboardMarkup(inline_keyboard=rows)
+    if edit:
+        await message.edit_text("\n".join(lines), reply_markup=markup)
+    else:
+        await message.answer("\n".join(lines), reply_markup=markup)
 
 
 @router.message(Command("todo"))
@@ -336,7 +348,7 @@ async def set_one(
     await sweep.answer_checks(
         session, actor, callback_data.campaign_id, callback_data.member_id, {check: answer}
     )
-    await _after_answer(call.message, session, actor, clock, settings, callback_data)
+    await _after_answer(call.message, session, actor, clock, settings, callback_data, edit=True)
 
 
 async def _after_answer(
@@ -346,14 +358,19 @@ async def _after_answer(
     clock: Clock,
     settings: Settings,
     act: SweepAct,
+    *,
+    edit: bool = False,
 ) -> None:
     view = await sweep.member_sweep(
         session, actor, act.campaign_id, act.member_id, clock.today(), settings.pocket_days
     )
     if len(view.answers) == len(Check):
         await _show_next(message, session, actor, clock, settings, act.campaign_id, act.branch_id)
-    else:
-        await _show_member(message, session, actor, clock, settings, act.campaign_id, act.member_id)
+        return
+    head = await _progress_line(session, actor, act.campaign_id, act.branch_id)
+    await _show_member(
+        message, session, actor, clock, settings, act.campaign_id, act.member_id, head, edit=edit
+    )
 
 
 @router.message(SweepFlow.note, F.text)

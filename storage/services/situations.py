@@ -67,6 +67,7 @@ async def branch_situations(
             transfer_letter_date=m.transfer_letter_date,
             transfer_receipt_date=m.transfer_receipt_date,
             is_mobile_registered=m.id in mobile,
+            relation_transferred=m.transfer_letter_date is not None,
             found_on=found.get(m.id),
         )
         result.append(

@@ -101,6 +101,8 @@ async def member_facts(session: AsyncSession, member: Member) -> MemberFacts:
         transfer_letter_date=member.transfer_letter_date,
         transfer_receipt_date=member.transfer_receipt_date,
         is_mobile_registered=mobile is not None,
+        # SPEC §3: a member whose relation was transferred out is not mobile.
+        relation_transferred=member.transfer_letter_date is not None,
     )
 
 
