@@ -77,7 +77,7 @@ async def assemble(
     # The conversation state has its own small pool: a handler holding a
     # connection of the main pool must never wait for another from the same
     # pool to read or write its FSM state (that deadlocked at 15 updates).
-    fsm_engine = create_engine(settings.database_url, pool_size=2, max_overflow=pool)
+    fsm_engine = create_engine(settings.database_url, pool_size=pool, max_overflow=pool)
     sessionmaker = make_sessionmaker(engine)
     async with sessionmaker() as session:
         await ensure_admins(session, settings.paicha_admin_ids)

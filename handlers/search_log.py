@@ -26,6 +26,7 @@ from handlers.branch_choice import pick_branch
 from handlers.filters import HasRole
 from handlers.member_view import BranchPick, MemberAction
 from handlers.routes import Routes
+from storage.fsm import advance, replace
 from storage.services import members, search
 from storage.services.access import Actor, Role, require_branch
 from storage.services.situations import branch_situations, longest_first
@@ -69,7 +70,7 @@ async def start_log(
     state: FSMContext,
     settings: Settings,
 ) -> None:
-    await state.clear()
+    await replace(state, None, {})  # state.clear() in one write
     branch = await pick_branch(message, session, actor, "log", write=True)
     if branch is not None:
         await _choose_member(message, session, actor, clock, settings, branch.id)
@@ -160,8 +161,7 @@ async def log_member(
         clock.today(),
         settings.pocket_days,
     )
-    await state.set_state(SearchLog.channel)
-    await state.set_data({"member_id": member.id, "branch_id": member.branch_id})
+    await replace(state, SearchLog.channel, {"member_id": member.id, "branch_id": member.branch_id})
     await call.message.answer(
         _channel_text(member.name, pocket), reply_markup=_channel_keyboard(pocket)
     )
@@ -171,8 +171,7 @@ async def log_member(
 async def chosen_channel(call: CallbackQuery, callback_data: LogStep, state: FSMContext) -> None:
     assert isinstance(call.message, Message)
     channel = Channel(callback_data.value)
-    await state.update_data(channel=channel.value)
-    await state.set_state(SearchLog.result)
+    await advance(state, SearchLog.result, channel=channel.value)
     buttons = [
         InlineKeyboardButton(
             text=r.label, callback_data=LogStep(step="result", value=r.value).pack()
@@ -189,8 +188,7 @@ async def chosen_channel(call: CallbackQuery, callback_data: LogStep, state: FSM
 async def chosen_result(call: CallbackQuery, callback_data: LogStep, state: FSMContext) -> None:
     assert isinstance(call.message, Message)
     result = AttemptResult(callback_data.value)
-    await state.update_data(result=result.value)
-    await state.set_state(SearchLog.day)
+    await advance(state, SearchLog.day, result=result.value)
     buttons = [
         InlineKeyboardButton(text=_("今天"), callback_data=LogStep(step="day", value="0").pack()),
         InlineKeyboardButton(text=_("昨天"), callback_data=LogStep(step="day", value="1").pack()),
@@ -204,8 +202,7 @@ async def chosen_result(call: CallbackQuery, callback_data: LogStep, state: FSMC
 
 
 async def _ask_note(message: Message, state: FSMContext, day) -> None:  # type: ignore[no-untyped-def]
-    await state.update_data(day=day.isoformat())
-    await state.set_state(SearchLog.note)
+    await advance(state, SearchLog.note, day=day.isoformat())
     skip = InlineKeyboardButton(text=_("跳过，保存 ✅"), callback_data=LogStep(step="skip").pack())
     await message.answer(
         _("日期：{day}\n补充说明（联系了谁、了解到什么）？直接输入，或点“跳过，保存”。").format(
@@ -274,9 +271,10 @@ async def _save(
         note=note,
     )
     member = await members.get_member(session, actor, data["member_id"])
-    await state.set_state(SearchLog.evidence)
-    await state.set_data(
-        {"attempt_id": attempt.id, "member_id": member.id, "branch_id": member.branch_id}
+    await replace(
+        state,
+        SearchLog.evidence,
+        {"attempt_id": attempt.id, "member_id": member.id, "branch_id": member.branch_id},
     )
     keyboard = InlineKeyboardMarkup(
         inline_keyboard=[
@@ -341,11 +339,11 @@ async def next_member(
     ids = [r.member.id for r in rows]
     later = ids[ids.index(current.id) + 1 :] if current.id in ids else ids
     if not later:
-        await state.clear()
+        await replace(state, None, {})
         await call.message.answer(_("已经是最后一位了。"))
         return
     await log_member(
-        call, MemberAction(action="log", member_id=later[0]), session, actor, clock, state
+        call, MemberAction(action="log", member_id=later[0]), session, actor, clock, settings, state
     )
 
 

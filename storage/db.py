@@ -6,15 +6,26 @@ another writer holds it. So we take over BEGIN from the driver: reads begin
 DEFERRED, and every write unit of work begins IMMEDIATE (``write_tx``), which
 waits on busy_timeout instead of failing. Foreign keys are off by default in
 SQLite; we turn them on for every connection.
+
+Speed (issue 3, bench/log_attempts.py): aiosqlite runs every call on the
+connection's own thread, and the SQLAlchemy adapter makes four such calls per
+statement (cursor, execute, fetchall, close). Each is a hand-off between
+threads through the event loop, so ``_OneTripConnection`` does all four in one.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+import sqlite3
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -38,9 +49,117 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **kwargs)
+    engine = create_async_engine(url, async_creator=lambda: _connect(engine), **kwargs)
     _install_sqlite_hooks(engine)
     return engine
+
+
+def _connect(engine: AsyncEngine) -> aiosqlite.Connection:
+    args, options = engine.dialect.create_connect_args(engine.url)
+    connector = partial(sqlite3.connect, *args, timeout=BUSY_TIMEOUT_MS / 1000, **options)
+    connection = _OneTripConnection(connector, iter_chunk_size=64)
+    # As SQLAlchemy does: never hold up interpreter exit (before aiosqlite
+    # 0.22 the connection itself was the thread).
+    getattr(connection, "_thread", connection).daemon = True
+    return connection
+
+
+class _OneTripConnection(aiosqlite.Connection):
+    """Also carries our BEGIN over to the transaction's first statement, and
+    skips COMMIT/ROLLBACK when no transaction is open (SQLAlchemy's pool rolls
+    back every connection it gets back, even just after a commit): each saves
+    a trip. ``in_tx`` is sqlite3's ``in_transaction`` as of the last call; it
+    may only be read on the connection's own thread."""
+
+    pending_begin: str | None = None
+    in_tx = False
+
+    def cursor(self) -> _OneTripCursor:  # type: ignore[override]
+        return _OneTripCursor(self)
+
+    def take_begin(self) -> str | None:
+        begin, self.pending_begin = self.pending_begin, None
+        return begin
+
+    async def commit(self) -> None:
+        self.pending_begin = None  # nothing ran, so nothing began
+        if self.in_tx:
+            await super().commit()
+            self.in_tx = False
+
+    async def rollback(self) -> None:
+        self.pending_begin = None
+        if self.in_tx:
+            await super().rollback()
+            self.in_tx = False
+
+
+def _run(
+    owner: _OneTripConnection, begin: str | None, sql: str, parameters: Any, many: bool
+) -> tuple[Any, int, int | None, list[Any]]:
+    """On the connection's thread: (begin,) execute, fetch everything, close."""
+    connection = owner._conn
+    cursor = connection.cursor()
+    try:
+        if begin is not None:
+            cursor.execute(begin)
+        if many:
+            cursor.executemany(sql, parameters)
+        else:
+            cursor.execute(sql, parameters)
+        rows = cursor.fetchall() if cursor.description else []
+        return cursor.description, cursor.rowcount, cursor.lastrowid, rows
+    finally:
+        cursor.close()
+        owner.in_tx = connection.in_transaction
+
+
+class _OneTripCursor:
+    """The part of aiosqlite's cursor that SQLAlchemy's adapter uses; rows are
+    fetched with the statement, so fetching and closing cost nothing."""
+
+    arraysize = 1
+
+    def __init__(self, connection: _OneTripConnection) -> None:
+        self._connection = connection
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self._rows: list[Any] = []
+
+    async def __aenter__(self) -> _OneTripCursor:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    async def _run(self, sql: str, parameters: Any, *, many: bool) -> _OneTripCursor:
+        connection = self._connection
+        begin = connection.take_begin()
+        result = await connection._execute(_run, connection, begin, sql, parameters, many)
+        self.description, self.rowcount, self.lastrowid, self._rows = result
+        return self
+
+    async def execute(self, sql: str, parameters: Any = ()) -> _OneTripCursor:
+        return await self._run(sql, () if parameters is None else parameters, many=False)
+
+    async def executemany(self, sql: str, parameters: Any) -> _OneTripCursor:
+        return await self._run(sql, parameters, many=True)
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = size or self.arraysize
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
+
+    async def fetchone(self) -> Sequence[Any] | None:
+        return self._rows.pop(0) if self._rows else None
+
+    async def close(self) -> None:
+        self._rows = []
 
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:
@@ -58,7 +177,11 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
         mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        driver = conn.connection.driver_connection
+        if isinstance(driver, _OneTripConnection):
+            driver.pending_begin = f"BEGIN {mode}"
+        else:
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -75,13 +198,56 @@ async def write_tx(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """
     if session.in_transaction():
         await session.commit()
-    await session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
-    try:
-        yield session
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
+    async with _writer_turn(session):
+        await session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+class _WriterTurn:
+    """This process's writers to one SQLite file, one at a time, first come
+    first served. SQLite's own wait (busy_timeout) polls with sleeps of up to
+    100 ms, so under load the lock sat free while waiters slept (bench
+    log_attempts: most of the latency). Waiting here wakes the next writer at
+    once; other processes still meet busy_timeout. Re-entrant for the task
+    that holds it, so a nested write_tx behaves as before."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.owner: asyncio.Task[Any] | None = None
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        if task is not None and task is self.owner:
+            yield
+            return
+        async with asyncio.timeout(BUSY_TIMEOUT_MS / 1000):
+            await self.lock.acquire()
+        self.owner = task
+        try:
+            yield
+        finally:
+            self.owner = None
+            self.lock.release()
+
+
+_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _WriterTurn]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _writer_turn(session: AsyncSession) -> AbstractAsyncContextManager[None]:
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite" or bind.url.database in (None, "", ":memory:"):
+        return nullcontext()
+    turns = _TURNS.setdefault(asyncio.get_running_loop(), {})
+    turn = turns.setdefault(bind.url.database, _WriterTurn())
+    return turn()
 
 
 def utc(value: datetime) -> datetime:

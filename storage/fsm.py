@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiogram.exceptions import DataNotDictLikeError
+from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import (
     BaseStorage,
@@ -37,6 +38,14 @@ _STATE_MAX = FsmRecord.__table__.c.state.type.length
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 _Record = tuple[str | None, dict[str, Any]]
+
+
+def _state_name(state: StateType) -> str | None:
+    name = state.state if isinstance(state, State) else state
+    if name is not None and len(name) > _STATE_MAX:
+        msg = f"FSM state name is longer than {_STATE_MAX} characters: {name!r}"
+        raise ValueError(msg)
+    return name
 
 
 class SqlStorage(BaseStorage):
@@ -87,19 +96,20 @@ class SqlStorage(BaseStorage):
     # -- writes --------------------------------------------------------------
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
-        new_state = state.state if isinstance(state, State) else state
-        if new_state is not None and len(new_state) > _STATE_MAX:
-            msg = f"FSM state name is longer than {_STATE_MAX} characters: {new_state!r}"
-            raise ValueError(msg)
-        await self._write(key, lambda _state, data: (new_state, data))
+        new_state = _state_name(state)
+        if new_state is None:
+            await self._clear_column(key, "state")
+        else:
+            await self._upsert(key, state=new_state)
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         if not isinstance(data, dict):
             msg = f"Data must be a dict or dict-like object, got {type(data).__name__}"
             raise DataNotDictLikeError(msg)
-        new_data = dict(data)
-        self._dumps(key, new_data)  # refuse before touching the database
-        await self._write(key, lambda state, _data: (state, new_data))
+        if data:
+            await self._upsert(key, data=self._dumps(key, dict(data)))
+        else:
+            await self._clear_column(key, "data")
 
     async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
         """Merge ``data`` into the stored data (like ``dict.update``), atomically:
@@ -113,6 +123,31 @@ class SqlStorage(BaseStorage):
         def merge(state: str | None, current: dict[str, Any]) -> _Record:
             current.update(data)
             return state, current
+
+        _, merged = await self._write(key, merge)
+        return merged.copy()
+
+    # -- both at once (one transaction instead of two; see ``replace``/``advance``) --
+
+    async def set_record(self, key: StorageKey, state: StateType, data: Mapping[str, Any]) -> None:
+        """``set_state(state)`` then ``set_data(data)``, in one statement."""
+        new_state, new_data = _state_name(state), dict(data)
+        if new_state is None and not new_data:
+            await self._delete(key)
+        else:
+            raw = self._dumps(key, new_data) if new_data else None
+            await self._upsert(key, state=new_state, data=raw)
+
+    async def update_record(
+        self, key: StorageKey, state: StateType, data: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """``update_data(data)`` then ``set_state(state)``, in one transaction."""
+        new_state = _state_name(state)
+        self._dumps(key, dict(data))  # refuse before touching the database
+
+        def merge(_state: str | None, current: dict[str, Any]) -> _Record:
+            current.update(data)
+            return new_state, current
 
         _, merged = await self._write(key, merge)
         return merged.copy()
@@ -153,6 +188,34 @@ class SqlStorage(BaseStorage):
         if row is None:
             return None, {}
         return row.state, self._loads(row.data)
+
+    async def _upsert(self, key: StorageKey, **values: str | None) -> None:
+        """Insert the row or overwrite ``values`` in it: one statement, atomic
+        on both engines, so no read and no row lock are needed first."""
+        row_key = self._key(key)
+        async with self.sessionmaker() as session, write_tx(session):
+            insert = _INSERTS[session.get_bind().dialect.name](FsmRecord)
+            await session.execute(
+                insert.values(key=row_key, **values).on_conflict_do_update(
+                    index_elements=[FsmRecord.key],
+                    set_={**{k: insert.excluded[k] for k in values}, "updated_at": func.now()},
+                )
+            )
+
+    async def _clear_column(self, key: StorageKey, column: str) -> None:
+        """Empty ``state`` or ``data``; the row goes when the other is empty too."""
+        other = FsmRecord.data if column == "state" else FsmRecord.state
+        where = FsmRecord.key == self._key(key)
+        async with self.sessionmaker() as session, write_tx(session):
+            await session.execute(delete(FsmRecord).where(where, other.is_(None)))
+            await session.execute(
+                update(FsmRecord).where(where).values({column: None, "updated_at": func.now()})
+            )
+
+    async def _delete(self, key: StorageKey) -> None:
+        row_key = self._key(key)
+        async with self.sessionmaker() as session, write_tx(session):
+            await session.execute(delete(FsmRecord).where(FsmRecord.key == row_key))
 
     async def _write(
         self, key: StorageKey, change: Callable[[str | None, dict[str, Any]], _Record]
@@ -196,3 +259,22 @@ class SqlStorage(BaseStorage):
                     .values(state=state, data=raw, updated_at=func.now())
                 )
         return state, data
+
+
+async def replace(context: FSMContext, state: StateType, data: Mapping[str, Any]) -> None:
+    """``context.set_state(state)`` then ``context.set_data(data)``: one write
+    instead of two on ``SqlStorage`` (each write waits its turn for SQLite's lock)."""
+    if isinstance(context.storage, SqlStorage):
+        await context.storage.set_record(context.key, state, data)
+    else:
+        await context.set_state(state)
+        await context.set_data(data)
+
+
+async def advance(context: FSMContext, state: StateType, **data: Any) -> dict[str, Any]:
+    """``context.update_data(**data)`` then ``context.set_state(state)``, as one write."""
+    if isinstance(context.storage, SqlStorage):
+        return await context.storage.update_record(context.key, state, data)
+    merged = await context.update_data(data)
+    await context.set_state(state)
+    return merged

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from storage.models import Member, Organisation, RoleGrant
 
@@ -98,7 +99,9 @@ async def require_branch(
 async def require_member(
     session: AsyncSession, actor: Actor, member_id: int, *, write: bool = False
 ) -> Member:
-    member = await session.get(Member, member_id)
+    # The branch comes in the same query, so require_branch finds it in the
+    # session instead of asking the database again.
+    member = await session.get(Member, member_id, options=[joinedload(Member.branch)])
     if member is None:
         raise AccessDenied
     await require_branch(session, actor, member.branch_id, write=write)

@@ -10,22 +10,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.db import write_tx
 from storage.models import RoleGrant, User
 from storage.services import audit
-from storage.services.access import Actor, Role, load_actor
+from storage.services.access import Actor, Grant, Role, load_actor
 
 
 async def see_user(
     session: AsyncSession, user_id: int, full_name: str, username: str | None, locale: str
 ) -> Actor:
-    """The Actor behind an update; the user row is written only when new or renamed."""
-    user = await session.get(User, user_id)
-    if user is None or user.full_name != full_name or user.username != username:
-        async with write_tx(session):
-            user = await session.get(User, user_id)
-            if user is None:
-                user = User(id=user_id, full_name=full_name, username=username)
-                session.add(user)
-            else:
-                user.full_name, user.username = full_name, username
+    """The Actor behind an update; the user row is written only when new or renamed.
+
+    This runs for every update, so the user and their roles come in one query."""
+    rows = (
+        await session.execute(
+            select(User.full_name, User.username, User.locale, RoleGrant.role, RoleGrant.org_id)
+            .outerjoin(RoleGrant, (RoleGrant.user_id == User.id) & RoleGrant.revoked_at.is_(None))
+            .where(User.id == user_id)
+        )
+    ).all()
+    if rows and (rows[0].full_name, rows[0].username) == (full_name, username):
+        grants = tuple(Grant(Role(r.role), r.org_id) for r in rows if r.role is not None)
+        return Actor(user_id=user_id, grants=grants, locale=rows[0].locale or locale)
+    async with write_tx(session):
+        user = await session.get(User, user_id)
+        if user is None:
+            user = User(id=user_id, full_name=full_name, username=username)
+            session.add(user)
+        else:
+            user.full_name, user.username = full_name, username
     return await load_actor(session, user_id, user.locale or locale)
 
 
