@@ -16,6 +16,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.settings import Settings
 from domain.clock import Clock
 from domain.dates import parse_date
 from domain.errors import N_, InvalidInput
@@ -234,7 +235,12 @@ async def do_search(
 
 @router.callback_query(MeetingFlow.ticks, Tick.filter(F.op == "save"))
 async def save(
-    call: CallbackQuery, state: FSMContext, session: AsyncSession, actor: Actor, clock: Clock
+    call: CallbackQuery,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
 ) -> None:
     assert isinstance(call.message, Message)
     data = await state.get_data()
@@ -246,6 +252,7 @@ async def save(
         held_on=date.fromisoformat(data["day"]),
         member_ids=data["ticked"],
         today=clock.today(),
+        pocket_days=settings.pocket_days,
     )
     await state.clear()
     await call.message.edit_text(

@@ -4,6 +4,7 @@ as that attempt's evidence (查找凭证)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from io import BytesIO
 
@@ -20,16 +21,21 @@ from bot.settings import Settings
 from domain.channels import AttemptResult, Channel, ChannelGroup, channels_in, suggested_order
 from domain.clock import Clock
 from domain.clocks import Standing, is_pocket
+from domain.codes import Relation
 from domain.dates import parse_date
 from domain.errors import InvalidInput
 from handlers.branch_choice import pick_branch
 from handlers.filters import HasRole
-from handlers.member_view import BranchPick, MemberAction
+from handlers.member_view import BranchPick, MemberAction, relative_line
 from handlers.routes import Routes
 from storage.fsm import advance, replace
-from storage.services import members, search
+from storage.models import FamilyMember
+from storage.services import family, members, search
 from storage.services.access import Actor, Role, require_branch
 from storage.services.situations import branch_situations, longest_first
+
+# Relations asked through channel 朋友 rather than 亲属.
+FRIENDLY = {Relation.FRIEND.value, Relation.OTHER.value}
 
 router = Routes("search_log")
 router.filter(HasRole(Role.SECRETARY))
@@ -119,9 +125,20 @@ async def _choose_member(
     )
 
 
-def _channel_keyboard(pocket: bool) -> InlineKeyboardMarkup:
+def _channel_keyboard(pocket: bool, relatives: Sequence[FamilyMember] = ()) -> InlineKeyboardMarkup:
     rows: list[list[InlineKeyboardButton]] = []
     for group in suggested_order(pocket) if pocket else tuple(ChannelGroup):
+        if group is ChannelGroup.INFORMANTS:
+            # SPEC §4: the member's 家庭主要成员 are the first 知情人 to ask.
+            rows += [
+                [
+                    InlineKeyboardButton(
+                        text="👪 " + relative_line(r),
+                        callback_data=LogStep(step="informant", value=str(r.id)).pack(),
+                    )
+                ]
+                for r in relatives[:6]
+            ]
         buttons = [
             InlineKeyboardButton(
                 text=c.label, callback_data=LogStep(step="channel", value=c.value).pack()
@@ -162,8 +179,9 @@ async def log_member(
         settings.pocket_days,
     )
     await replace(state, SearchLog.channel, {"member_id": member.id, "branch_id": member.branch_id})
+    relatives = await family.rows_of(session, member.id)
     await call.message.answer(
-        _channel_text(member.name, pocket), reply_markup=_channel_keyboard(pocket)
+        _channel_text(member.name, pocket), reply_markup=_channel_keyboard(pocket, relatives)
     )
 
 
@@ -171,15 +189,38 @@ async def log_member(
 async def chosen_channel(call: CallbackQuery, callback_data: LogStep, state: FSMContext) -> None:
     assert isinstance(call.message, Message)
     channel = Channel(callback_data.value)
-    await advance(state, SearchLog.result, channel=channel.value)
+    await advance(state, SearchLog.result, channel=channel.value, contact_person=None)
+    await _ask_result(call.message, channel.label)
+
+
+@router.callback_query(SearchLog.channel, LogStep.filter(F.step == "informant"))
+async def chosen_informant(
+    call: CallbackQuery, callback_data: LogStep, state: FSMContext, session: AsyncSession
+) -> None:
+    """A family member: channel 亲属 (朋友 for friends), and who was asked."""
+    assert isinstance(call.message, Message)
+    member_id = (await state.get_data())["member_id"]
+    relative = await family.relative_of(session, member_id, int(callback_data.value))
+    channel = Channel.FRIEND if relative.relation in FRIENDLY else Channel.RELATIVE
+    who = relative_line(relative)
+    await advance(
+        state,
+        SearchLog.result,
+        channel=channel.value,
+        contact_person=f"{relative.relation} {relative.name}",
+    )
+    await _ask_result(call.message, f"{channel.label}（{html.quote(who)}）")
+
+
+async def _ask_result(message: Message, channel: str) -> None:
     buttons = [
         InlineKeyboardButton(
             text=r.label, callback_data=LogStep(step="result", value=r.value).pack()
         )
         for r in AttemptResult
     ]
-    await call.message.edit_text(
-        _("渠道：{channel}\n结果如何？").format(channel=channel.label),
+    await message.edit_text(
+        _("渠道：{channel}\n结果如何？").format(channel=channel),
         reply_markup=InlineKeyboardMarkup(inline_keyboard=[buttons, _cancel_row()]),
     )
 
@@ -269,6 +310,7 @@ async def _save(
         attempted_on=date.fromisoformat(data["day"]),
         today=clock.today(),
         note=note,
+        contact_person=data.get("contact_person"),
     )
     member = await members.get_member(session, actor, data["member_id"])
     await replace(

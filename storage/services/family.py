@@ -13,12 +13,25 @@ from domain.family import MAX_ROWS, Relative
 from storage.db import write_tx
 from storage.models import FamilyMember
 from storage.services import audit
-from storage.services.access import Actor, require_member
+from storage.services.access import AccessDenied, Actor, require_member
 
 
 async def relatives(session: AsyncSession, actor: Actor, member_id: int) -> list[FamilyMember]:
     await require_member(session, actor, member_id)
     return await _rows(session, member_id)
+
+
+async def rows_of(session: AsyncSession, member_id: int) -> list[FamilyMember]:
+    """The member's rows; the caller has already checked access to the member."""
+    return await _rows(session, member_id)
+
+
+async def relative_of(session: AsyncSession, member_id: int, relative_id: int) -> FamilyMember:
+    """One of the member's rows; any other id (forged callback data) is 无权限."""
+    row = await session.get(FamilyMember, relative_id)
+    if row is None or row.member_id != member_id:
+        raise AccessDenied
+    return row
 
 
 async def _rows(session: AsyncSession, member_id: int) -> list[FamilyMember]:

@@ -7,9 +7,13 @@ from datetime import date
 
 from sqlalchemy import select
 
+from domain.family import Relative
 from handlers.member_view import MemberAction
+from handlers.search_log import LogStep
 from storage.db import write_tx
 from storage.models import AttemptEvidence, ContactAttempt, Member
+from storage.services import family
+from storage.services.access import Actor, Grant, Role
 
 
 async def _set(world, member_id: int, **values) -> None:
@@ -189,3 +193,46 @@ async def test_correct_an_attempt_from_the_card_keeps_the_old_version_R_DOSSIER(
         ("lead", "2026-11-25", False),
         ("lead", "2026-11-20", True),
     ]
+
+
+async def test_family_members_are_the_first_informants_offered_and_recorded(branch_world):
+    """SPEC §4 channel group 2 / issue 8 item 6: 家庭主要成员 come first as 知情人,
+    still five taps; the attempt records whom it reached."""
+
+    ids = await _lost_branch(branch_world)
+    secretary = Actor(101, (Grant(Role.SECRETARY, branch_world.orgs["一支部"]),))
+    async with branch_world.app.sessionmaker() as s:
+        await family.add_relative(
+            s, secretary, ids[0], Relative("配偶", "李示例", "示例公司", "13900007777")
+        )
+        other = await family.add_relative(s, secretary, ids[1], Relative("父亲", "王示例"))
+        other_id = other.id
+    sec = branch_world.user(101)
+    await sec.send("/log")
+    await sec.reply()
+    await sec.press(1)  # the longest lost: ids[0]
+    channels = await sec.reply()
+    informant = "👪 配偶 李示例 示例公司 13900007777"
+    labels = channels.button_texts
+    assert informant in labels and labels.index(informant) < labels.index("亲属")
+    assert not any("王示例" in text for text in labels)  # another member's family
+    taps = 1
+    for label in (informant, "取得联系", "今天", "跳过，保存"):
+        await sec.press(label)
+        taps += 1
+        reply = await sec.reply()
+    assert taps <= 5 and "已保存" in reply.text and "亲属" in reply.text
+    async with branch_world.app.sessionmaker() as s:
+        [attempt] = (await s.scalars(select(ContactAttempt))).all()
+    assert (attempt.channel, attempt.channel_group, attempt.contact_person) == (
+        "relative",
+        2,
+        "配偶 李示例",
+    )
+    # Forged: another member's relative on this member's walk (R-ACL-BRANCH).
+    await sec.send("/log")
+    await sec.reply()
+    await sec.press(1)
+    walk = await sec.reply()
+    forged = await sec.press_data(LogStep(step="informant", value=str(other_id)).pack(), walk)
+    assert (await sec.callback_answer(forged)).text == "无权限"

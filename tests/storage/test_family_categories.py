@@ -13,7 +13,7 @@ from domain.family import Relative
 from domain.sweep import Answer, Check
 from storage.db import write_tx
 from storage.models import AuditEvent, Organisation, SweepAnswer
-from storage.services import campaigns, categories, family, members, sweep
+from storage.services import campaigns, categories, family, members, search, sweep
 from storage.services.access import AccessDenied, Actor, Grant, Role
 from storage.services.sweep_stats import category_summary
 from tests.conftest import both_backends
@@ -184,3 +184,26 @@ async def test_the_sweep_is_counted_by_member_category_for_the_committee(session
     assert (by["学生"].members, by[None].members, total.members, total.checked) == (1, 1, 4, 1)
     with pytest.raises(AccessDenied):
         await category_summary(session, sec_one, campaign.id, TODAY, 90)
+
+
+@both_backends
+async def test_a_meeting_closes_the_pending_for_missing_dates_R_SWEEP(session, scene):
+    """Check 3 待完善 (no 组织生活/党费 dates) closes once a meeting records them."""
+    committee, one, _two, staff, sec_one, _sec_two = scene
+    campaign = await _campaign(session, staff, committee, one)
+    values = member_values(20, ethnicity="汉族", education="大专", phone="13900008888")
+    member_id = (await members.add_member(session, sec_one, one, values)).id
+    await sweep.answer_checks(
+        session, sec_one, campaign.id, member_id, {Check.dues_and_life: Answer.pending}
+    )
+    await search.record_meeting(
+        session, sec_one, one, kind="org_life", held_on=date(2026, 11, 20),
+        member_ids=[member_id], today=TODAY,
+    )  # fmt: skip
+    # Dues are still missing: the bot still finds something, the 待完善 stays.
+    assert (await _standing(session, campaign.id, member_id))[Check.dues_and_life] is Answer.pending
+    await search.record_meeting(
+        session, sec_one, one, kind="dues", held_on=date(2026, 11, 20),
+        member_ids=[member_id], today=TODAY,
+    )  # fmt: skip
+    assert (await _standing(session, campaign.id, member_id))[Check.dues_and_life] is Answer.ok
