@@ -206,14 +206,13 @@ def _read(
     """Parse the upload; the sheet is returned for the error workbook, so that
     a file with errors is not inflated a second time (memory, not only time)."""
     _check_container(data, max_bytes, max_rows)
-    sheet = _sheet(data)
+    sheet, family = _sheets(data)
     rows = enumerate(sheet.iter_rows(), 1)  # the reader numbers from row 1, blank rows too
     top = list(itertools.islice(rows, HEADER_SCAN_ROWS))
     header = find_header([cells for _, cells in top])
     estimate = max(1, sheet.height - header.row)
     feed = _counted(itertools.chain(top, rows), header.row, estimate, report)
     parsed = parse_rows(feed, header, today=today, max_rows=max_rows)
-    family = _family_sheet(data)
     if family is not None:
         result = parse_family_sheet(enumerate(family.iter_rows(), 1), today=today)
         parsed.family = result.rows
@@ -326,31 +325,31 @@ def _corrupt() -> InvalidInput:
 
 
 def _sheet(data: bytes) -> CalamineSheet:
-    """The first visible worksheet, read whole (the reader has no streaming mode)."""
+    return _sheets(data)[0]
+
+
+def _sheets(data: bytes) -> tuple[CalamineSheet, CalamineSheet | None]:
+    """The first visible worksheet, read whole (the reader has no streaming
+    mode), and the template's 家庭成员 sheet if the file has it (older files do
+    not), from one opening of the workbook."""
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        for index, meta in enumerate(book.sheets_metadata):
-            if meta.typ == SheetTypeEnum.WorkSheet and meta.visible == SheetVisibleEnum.Visible:
-                return book.get_sheet_by_index(index)
+        visible = [
+            (index, meta)
+            for index, meta in enumerate(book.sheets_metadata)
+            if meta.typ == SheetTypeEnum.WorkSheet and meta.visible == SheetVisibleEnum.Visible
+        ]
+        if not visible:
+            raise InvalidInput(N_("文件里没有可见的工作表。请把党员名册放在第一个工作表。"))
+        family = next((i for i, m in visible[1:] if m.name == family_sheet.SHEET), None)
+        first = book.get_sheet_by_index(visible[0][0])
+        return first, (book.get_sheet_by_index(family) if family is not None else None)
+    except InvalidInput:
+        raise
     except BaseException as exc:  # the Rust reader panics (BaseException) on some damage
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         raise _corrupt() from None
-    raise InvalidInput(N_("文件里没有可见的工作表。请把党员名册放在第一个工作表。"))
-
-
-def _family_sheet(data: bytes) -> CalamineSheet | None:
-    """The template's 家庭成员 sheet, if the file has it (older files do not)."""
-    try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        for index, meta in enumerate(book.sheets_metadata):
-            if meta.name == family_sheet.SHEET and meta.typ == SheetTypeEnum.WorkSheet:
-                return book.get_sheet_by_index(index)
-    except BaseException as exc:  # the Rust reader panics (BaseException) on some damage
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            raise
-        raise _corrupt() from None
-    return None
 
 
 def _error_workbook(
@@ -442,10 +441,11 @@ async def _category_errors(
     if not rows or "category" not in rows[0].keys:  # no 人员类别 column in this file
         return []
     allowed = await categories.names_for_branch(session, branch_id)
+    at = rows[0].keys.index("category")  # one key tuple per file: no dict per row
     errors = []
     for row in rows:
         try:
-            categories.check(row.values.get("category"), allowed)
+            categories.check(row.data[at], allowed)
         except InvalidInput as problem:
             errors.append(RowError(row.row, FIELD_BY_KEY["category"].label, problem.render()))
     return errors
