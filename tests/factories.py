@@ -51,3 +51,24 @@ def member_values(i: int = 0, **overrides: object) -> dict[str, object]:
     }
     values.update(overrides)
     return values
+
+
+async def org_tree(session, tree: dict[str, tuple[str, ...]]) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Committees and their branches (invented names) in one write; returns ids
+    by name, e.g. ``org_tree(s, {"示例党委": ("一支部", "二支部")})``."""
+    from storage.db import write_tx
+    from storage.models import Organisation
+
+    ids: dict[str, int] = {}
+    async with write_tx(session):
+        for committee, branches in tree.items():
+            parent = Organisation(name=committee, kind="committee")
+            session.add(parent)
+            await session.flush()
+            ids[committee] = parent.id
+            for name in branches:
+                branch = Organisation(name=name, kind="branch", parent_id=parent.id)
+                session.add(branch)
+                await session.flush()
+                ids[name] = branch.id
+    return ids

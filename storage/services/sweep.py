@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, Subquery, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.clocks import MemberFacts
@@ -346,16 +346,10 @@ class BranchProgress:
     problems: int
 
 
-async def committee_progress(
-    session: AsyncSession, actor: Actor, campaign_id: int
-) -> tuple[Campaign, list[BranchProgress]]:
-    """Every branch of the campaign in one pass of SQL aggregates (a committee
-    may have hundreds of branches): members, fully checked, open items."""
-    campaign = await session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise AccessDenied
-    await require_committee(session, actor, campaign.committee_id)
-    per_member = (
+def answer_counts(campaign_id: int) -> Subquery:
+    """Per member: standing answers, open 待完善 and open ✘ — the one aggregate
+    every sweep count is built on (progress, 统计表)."""
+    return (
         select(
             SweepAnswer.member_id.label("member_id"),
             func.count().label("answered"),
@@ -370,6 +364,18 @@ async def committee_progress(
         .group_by(SweepAnswer.member_id)
         .subquery()
     )
+
+
+async def committee_progress(
+    session: AsyncSession, actor: Actor, campaign_id: int
+) -> tuple[Campaign, list[BranchProgress]]:
+    """Every branch of the campaign in one pass of SQL aggregates (a committee
+    may have hundreds of branches): members, fully checked, open items."""
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise AccessDenied
+    await require_committee(session, actor, campaign.committee_id)
+    per_member = answer_counts(campaign_id)
     rows = await session.execute(
         select(
             Organisation.id,

@@ -13,11 +13,12 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.clocks import Standing
-from domain.sweep import Answer, Check
-from storage.models import Campaign, CampaignBranch, Member, SweepAnswer
+from domain.sweep import Check
+from storage.models import Campaign, CampaignBranch, Member
 from storage.services import categories
 from storage.services.access import AccessDenied, Actor, require_committee
 from storage.services.situations import branch_situations
+from storage.services.sweep import answer_counts
 
 COUNTED = (Standing.LOST, Standing.MOBILE, Standing.POCKET)
 
@@ -79,21 +80,7 @@ async def category_summary(
 
 def _sweep_counts(campaign_id: int) -> Select[Any]:
     """members, fully checked, open 待完善 and ✘, grouped by 人员类别, in one query."""
-    per_member = (
-        select(
-            SweepAnswer.member_id.label("member_id"),
-            func.count().label("answered"),
-            func.sum(case((SweepAnswer.answer == Answer.pending.value, 1), else_=0)).label(
-                "pending"
-            ),
-            func.sum(case((SweepAnswer.answer == Answer.problem.value, 1), else_=0)).label(
-                "problems"
-            ),
-        )
-        .where(SweepAnswer.campaign_id == campaign_id, SweepAnswer.superseded_by_id.is_(None))
-        .group_by(SweepAnswer.member_id)
-        .subquery()
-    )
+    per_member = answer_counts(campaign_id)
     return (
         select(
             Member.category,

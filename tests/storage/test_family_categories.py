@@ -11,32 +11,24 @@ from sqlalchemy import select
 from domain.errors import InvalidInput
 from domain.family import Relative
 from domain.sweep import Answer, Check
-from storage.db import write_tx
-from storage.models import AuditEvent, Organisation, SweepAnswer
+from storage.models import AuditEvent, SweepAnswer
 from storage.services import campaigns, categories, family, members, search, sweep
 from storage.services.access import AccessDenied, Actor, Grant, Role
 from storage.services.sweep_stats import category_summary
 from tests.conftest import both_backends
-from tests.factories import member_values
+from tests.factories import member_values, org_tree
 
 TODAY = date(2026, 11, 25)
 
 
 @pytest.fixture
 async def scene(session):
-    async with write_tx(session):
-        committee = Organisation(name="示例党委", kind="committee")
-        other = Organisation(name="别的党委", kind="committee")
-        session.add_all([committee, other])
-        await session.flush()
-        one = Organisation(name="一支部", kind="branch", parent_id=committee.id)
-        two = Organisation(name="二支部", kind="branch", parent_id=other.id)
-        session.add_all([one, two])
-        await session.flush()
-    staff = Actor(1, (Grant(Role.COMMITTEE, committee.id),))
-    sec_one = Actor(2, (Grant(Role.SECRETARY, one.id),))
-    sec_two = Actor(3, (Grant(Role.SECRETARY, two.id),))
-    return committee.id, one.id, two.id, staff, sec_one, sec_two
+    orgs = await org_tree(session, {"示例党委": ("一支部",), "别的党委": ("二支部",)})
+    committee, one, two = orgs["示例党委"], orgs["一支部"], orgs["二支部"]
+    staff = Actor(1, (Grant(Role.COMMITTEE, committee),))
+    sec_one = Actor(2, (Grant(Role.SECRETARY, one),))
+    sec_two = Actor(3, (Grant(Role.SECRETARY, two),))
+    return committee, one, two, staff, sec_one, sec_two
 
 
 @both_backends

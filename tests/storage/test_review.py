@@ -8,43 +8,34 @@ import pytest
 from sqlalchemy import func, select
 
 from domain.sweep import Answer, Check
-from storage.db import write_tx
-from storage.models import AuditEvent, BranchReview, Organisation
+from storage.models import AuditEvent, BranchReview
 from storage.services import campaigns, members, sweep
 from storage.services import review as reviews
 from storage.services.access import AccessDenied, Actor, Grant, Role
 from storage.services.dossier import dossier
 from tests.conftest import both_backends
-from tests.factories import member_values
+from tests.factories import member_values, org_tree
 
 
 @pytest.fixture
 async def scene(session):
-    async with write_tx(session):
-        committee = Organisation(name="示例党委", kind="committee")
-        other = Organisation(name="别的党委", kind="committee")
-        session.add_all([committee, other])
-        await session.flush()
-        one = Organisation(name="一支部", kind="branch", parent_id=committee.id)
-        two = Organisation(name="二支部", kind="branch", parent_id=committee.id)
-        far = Organisation(name="远支部", kind="branch", parent_id=other.id)
-        session.add_all([one, two, far])
-        await session.flush()
-    staff = Actor(1, (Grant(Role.COMMITTEE, committee.id),))
+    orgs = await org_tree(session, {"示例党委": ("一支部", "二支部"), "别的党委": ("远支部",)})
+    committee, one, two, far = (orgs[n] for n in ("示例党委", "一支部", "二支部", "远支部"))
+    staff = Actor(1, (Grant(Role.COMMITTEE, committee),))
     campaign = await campaigns.create_campaign(
-        session, staff, committee.id, template="mobile_2023", name="排查", year=2026
+        session, staff, committee, template="mobile_2023", name="排查", year=2026
     )
-    sec_one = Actor(2, (Grant(Role.SECRETARY, one.id),))
-    sec_two = Actor(3, (Grant(Role.SECRETARY, two.id),))
-    sec_far = Actor(4, (Grant(Role.SECRETARY, far.id),))
-    a = await members.add_member(session, sec_one, one.id, member_values(1))
-    b = await members.add_member(session, sec_one, one.id, member_values(2))
-    c = await members.add_member(session, sec_two, two.id, member_values(3))
-    d = await members.add_member(session, sec_far, far.id, member_values(4))
+    sec_one = Actor(2, (Grant(Role.SECRETARY, one),))
+    sec_two = Actor(3, (Grant(Role.SECRETARY, two),))
+    sec_far = Actor(4, (Grant(Role.SECRETARY, far),))
+    a = await members.add_member(session, sec_one, one, member_values(1))
+    b = await members.add_member(session, sec_one, one, member_values(2))
+    c = await members.add_member(session, sec_two, two, member_values(3))
+    d = await members.add_member(session, sec_far, far, member_values(4))
     return {
         "campaign": campaign.id,
-        "one": one.id,
-        "two": two.id,
+        "one": one,
+        "two": two,
         "staff": staff,
         "sec_one": sec_one,
         "a": (a.id, a.name),
