@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.clock import Clock
 from domain.errors import N_
 from domain.member_fields import FIELD_BY_KEY
+from domain.sweep import Answer, Check
 from handlers.filters import Known
 from handlers.member_view import MemberAction
 from handlers.routes import Routes
@@ -27,6 +28,16 @@ ACTIONS = {
     ("attempt", "create"): N_("查找"),
     ("attempt", "correct"): N_("更正查找记录"),
     ("evidence", "create"): N_("上传凭证"),
+    ("channel", "impossible"): N_("说明无法查找"),
+    ("outcome", "found"): N_("经查找取得联系"),
+    ("outcome", "unreachable"): N_("经查找仍然无法取得联系"),
+    ("mobile", "register"): N_("登记为流动党员"),
+    ("mobile", "end"): N_("结束流动登记"),
+    ("family", "create"): N_("登记家庭成员"),
+    ("family", "delete"): N_("删除家庭成员"),
+    ("sweep", "answer"): N_("五核查"),
+    ("escalation", "identity"): N_("上报疑似违规入党/身份存疑"),
+    ("escalation", "discipline"): N_("移交违纪违法线索"),
     ("review", "finding"): N_("党委核查发现"),
 }
 
@@ -37,9 +48,23 @@ def _describe(event: AuditEvent) -> str:
     label = _(field.label) if field else ""
     if event.entity == "member" and event.action == "update":
         return f"{what} {label}：{event.old_value or '—'} → {event.new_value or '—'}"
-    if event.entity == "meeting":
-        return f"{what} {event.new_value or ''}"
+    if event.entity == "sweep" and (event.field or "").isdigit():
+        check = Check(int(event.field or 0))
+        answer = _answer(event.new_value)
+        before = (
+            _("（原为{answer}）").format(answer=_answer(event.old_value)) if event.old_value else ""
+        )
+        return f"{what} {int(check)}. {_(check.label)}：{answer}{before}"
+    if event.entity == "family" and event.action == "delete":
+        return f"{what} {event.old_value or ''}".strip()
     return f"{what} {event.new_value or ''}".strip()
+
+
+def _answer(code: str | None) -> str:
+    try:
+        return Answer.of(code or "").label
+    except ValueError:
+        return code or "—"
 
 
 @router.callback_query(MemberAction.filter(F.action == "dossier"))

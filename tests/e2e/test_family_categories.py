@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from domain.family import Relative
+from domain.sweep import Answer, Check
 from handlers.family import RelativeAct
 from storage.models import AuditEvent, FamilyMember, Member
-from storage.services import campaigns, categories
+from storage.services import campaigns, categories, family, sweep
 from storage.services.access import Actor, Grant, Role
 
 
@@ -119,3 +121,31 @@ async def test_committee_sweep_shows_counts_by_member_category(branch_world):
     assert "集中排查" in table.text and "按人员类别" in table.text
     assert "教职工：党员0人" in table.text and "学生：党员0人" in table.text
     assert "未填写人员类别：党员3人" in table.text and "合计：党员3人" in table.text
+
+
+async def test_the_dossier_names_family_and_sweep_events_in_words_R_DOSSIER(branch_world):
+    [member_id] = await branch_world.members("一支部", 1)
+    staff_actor = Actor(201, (Grant(Role.COMMITTEE, branch_world.orgs["示例党委"]),))
+    secretary = Actor(101, (Grant(Role.SECRETARY, branch_world.orgs["一支部"]),))
+    async with branch_world.app.sessionmaker() as s:
+        campaign = await campaigns.create_campaign(
+            s,
+            staff_actor,
+            branch_world.orgs["示例党委"],
+            template="mobile_2023",
+            name="排查",
+            year=2026,
+        )
+        await family.add_relative(s, secretary, member_id, Relative("配偶", "李示例"))
+        for answer in (Answer.pending, Answer.ok):
+            await sweep.answer_checks(s, secretary, campaign.id, member_id, {Check.roster: answer})
+    sec = branch_world.user(101)
+    await sec.send("/members")
+    await sec.reply()
+    await sec.press("1")
+    await sec.reply()
+    await sec.press("📂 档案")
+    dossier = await sec.reply()
+    assert "登记家庭成员 配偶 李示例" in dossier.text
+    assert "五核查 1. 名册/信息库：✔ 符合（原为待完善）" in dossier.text
+    assert "sweep:" not in dossier.text and "family:" not in dossier.text
