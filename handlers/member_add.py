@@ -65,11 +65,20 @@ async def _ask(message: Message, state: FSMContext, index: int) -> None:
     required_left = any(f.required for f in ORDER[index + 1 :])
     text, keyboard = fi.prompt(
         spec,
-        step=f"({index + 1}/{len(ORDER)})",
+        step=_step(index, bool(data.get("listed"))),
         allow_rest=not spec.required and not required_left and not data.get("editing"),
         listed=data.get("listed", ()),
     )
     await message.answer(text, reply_markup=keyboard)
+
+
+def _step(index: int, has_categories: bool) -> str:
+    """“(3/24)”, not counting 人员类别 where the committee set no list."""
+    at = ORDER[: index + 1]
+    if has_categories:
+        return f"({len(at)}/{len(ORDER)})"
+    shown = [f for f in at if f.kind is not Kind.CATEGORY]
+    return f"({len(shown)}/{len(ORDER) - 1})"
 
 
 async def _summary(message: Message, state: FSMContext) -> None:
