@@ -188,7 +188,12 @@ def _db_thread_idle(frame: Any) -> bool:
 
 class Sampler(threading.Thread):
     """Every ``interval`` s, look at the main thread's stack and count the
-    bucket it is in; also how many database driver threads are busy."""
+    bucket it is in; also how many database driver threads are busy.
+
+    The sampler needs the GIL to look, so it mostly looks while the main
+    thread has let go of it: code that releases the GIL (SQLite calls, which
+    run on the event loop's thread since issue 3) is over-counted. Read the
+    shares as hints, not as a profile."""
 
     def __init__(self, interval: float = 0.01) -> None:
         super().__init__(daemon=True, name="bench-sampler")

@@ -61,15 +61,18 @@ class DatabaseMiddleware(BaseMiddleware):
                         session, user.id, user.full_name, user.username, locale
                     )
                     # End the read so the connection goes back to the pool
-                    # while the handler talks to Telegram.
-                    await session.commit()
+                    # while the handler talks to Telegram (usually the read
+                    # ran on its own and there is nothing to end).
+                    if session.in_transaction():
+                        await session.commit()
                 except Exception as exc:
                     await _apologise(event, exc)
                     return None
             try:
                 return await handler(event, data)
             finally:
-                await session.rollback()
+                if session.in_transaction():
+                    await session.rollback()
 
 
 async def _apologise(event: TelegramObject, exc: Exception) -> None:

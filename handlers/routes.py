@@ -8,10 +8,13 @@ a fresh ``Router`` each time (STYLE 14: nothing global is wired at import).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from aiogram import Router
+from aiogram.filters import Filter
+from magic_filter import MagicFilter
 
 Handler = Callable[..., Any]
 
@@ -45,8 +48,55 @@ class Routes:
     def build(self) -> Router:
         router = Router(name=self.name)
         for event, filters in self._filters:
-            router.observers[event].filter(*filters)
+            router.observers[event].filter(*map(_inline, filters))
         # Decorators run bottom-up on stacked handlers; registration order is kept as written.
         for event, filters, handler in self._handlers:
-            router.observers[event].register(handler, *filters)
+            router.observers[event].register(handler, *map(_inline, filters))
         return router
+
+
+def _inline(check: Any) -> Any:
+    """A plain callable filter (a ``State``, ``F.text``…) as an async ``Filter``.
+
+    aiogram runs a filter that is not a coroutine function through
+    ``asyncio.to_thread``: a hop to a worker thread and back for a comparison
+    of two strings. Every update meets dozens of them on its way through the
+    routers (issue 3: ~10 hops per /log tap, with the GIL to fight over), so
+    they are called in place instead; the result is the same.
+    """
+    if isinstance(check, Filter) or inspect.iscoroutinefunction(check):
+        return check
+    if isinstance(check, MagicFilter):
+        return _InlineMagic(check)
+    if callable(check):
+        return _InlineCall(check)
+    return check
+
+
+class _InlineMagic(Filter):
+    def __init__(self, magic: MagicFilter) -> None:
+        self.magic = magic
+
+    async def __call__(self, event: Any) -> Any:
+        return self.magic.resolve(event)
+
+    def __str__(self) -> str:
+        return str(self.magic)
+
+
+class _InlineCall(Filter):
+    """Passes on the keyword arguments the callable names, as aiogram would."""
+
+    def __init__(self, check: Callable[..., Any]) -> None:
+        self.check = check
+        _event, *rest = inspect.signature(check).parameters.values()
+        self.takes_any = any(p.kind is p.VAR_KEYWORD for p in rest)
+        self.names = {p.name for p in rest if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+    async def __call__(self, event: Any, **data: Any) -> Any:
+        if not self.takes_any:
+            data = {k: v for k, v in data.items() if k in self.names}
+        return self.check(event, **data)
+
+    def __str__(self) -> str:
+        return str(self.check)

@@ -10,7 +10,9 @@ SQLite; we turn them on for every connection.
 Speed (issue 3, bench/log_attempts.py): aiosqlite runs every call on the
 connection's own thread, and the SQLAlchemy adapter makes four such calls per
 statement (cursor, execute, fetchall, close). Each is a hand-off between
-threads through the event loop, so ``_OneTripConnection`` does all four in one.
+threads through the event loop, so ``_OneTripConnection`` does all four in one,
+and runs it on the event loop's own thread when it can (see there). Single
+reads send no BEGIN at all (``read_alone``).
 """
 
 from __future__ import annotations
@@ -18,25 +20,27 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import greenlet_spawn
 
 BUSY_TIMEOUT_MS = 30_000
 _BEGIN_OPTION = "paicha_begin"
+_T = TypeVar("_T")
 
 
 def is_sqlite(url: str) -> bool:
@@ -56,7 +60,12 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
 
 def _connect(engine: AsyncEngine) -> aiosqlite.Connection:
     args, options = engine.dialect.create_connect_args(engine.url)
-    connector = partial(sqlite3.connect, *args, timeout=BUSY_TIMEOUT_MS / 1000, **options)
+    # timeout=0: a statement run on the event loop's thread must never sleep
+    # in SQLite's busy handler; the full wait happens on the connection's own
+    # thread (``_OneTripConnection``). check_same_thread=False: both threads
+    # use the connection, never at the same time.
+    options.update(timeout=0, check_same_thread=False)
+    connector = partial(sqlite3.connect, *args, **options)
     connection = _OneTripConnection(connector, iter_chunk_size=64)
     # As SQLAlchemy does: never hold up interpreter exit (before aiosqlite
     # 0.22 the connection itself was the thread).
@@ -68,11 +77,27 @@ class _OneTripConnection(aiosqlite.Connection):
     """Also carries our BEGIN over to the transaction's first statement, and
     skips COMMIT/ROLLBACK when no transaction is open (SQLAlchemy's pool rolls
     back every connection it gets back, even just after a commit): each saves
-    a trip. ``in_tx`` is sqlite3's ``in_transaction`` as of the last call; it
-    may only be read on the connection's own thread."""
+    a trip. ``in_tx`` is sqlite3's ``in_transaction`` as of the last call.
+
+    Statements run on the event loop's own thread when they can (issue 3).
+    A hand-off to the connection's thread and back costs ~100 µs of the
+    loop's time, ten times the statements of a /log tap; worse, the thread
+    needs the GIL back after every SQLite call, and while the loop is busy it
+    waits up to the interpreter's switch interval (5 ms) for it, so under load
+    every trip took milliseconds and the loop sat idle waiting for them. A
+    statement is tried in place with SQLite's busy timeout at zero; only if
+    the database is locked (another process writing; in this process
+    writers take turns, see ``_WriterTurn``) does it go to the thread, which
+    waits the full busy timeout as before. Bulk statements (executemany, the
+    roster import) always go to the thread, and so do long reads (``_Budget``).
+    """
 
     pending_begin: str | None = None
     in_tx = False
+    # Calls given to the thread, and finished there: each written by one
+    # thread only. While they differ the connection is the thread's.
+    _handed = 0
+    _finished = 0
 
     def cursor(self) -> _OneTripCursor:  # type: ignore[override]
         return _OneTripCursor(self)
@@ -81,24 +106,101 @@ class _OneTripConnection(aiosqlite.Connection):
         begin, self.pending_begin = self.pending_begin, None
         return begin
 
+    async def run(
+        self, begin: str | None, sql: str, parameters: Any, many: bool
+    ) -> tuple[Any, int, int | None, list[Any]]:
+        if not many and self._handed == self._finished:
+            budget = _Budget() if _reads(sql) else None
+            try:
+                return _run(self, begin, sql, parameters, many, budget)
+            except sqlite3.OperationalError as exc:
+                if not (_is_locked(exc) or (budget and budget.spent)):
+                    raise
+            if self.in_tx:  # BEGIN went through; only the statement moves
+                begin = None
+        return await self._execute(_run, self, begin, sql, parameters, many)
+
     async def commit(self) -> None:
         self.pending_begin = None  # nothing ran, so nothing began
         if self.in_tx:
-            await super().commit()
+            await self._in_place(self._conn.commit)
             self.in_tx = False
 
     async def rollback(self) -> None:
         self.pending_begin = None
         if self.in_tx:
-            await super().rollback()
+            await self._in_place(self._conn.rollback)
             self.in_tx = False
+
+    async def _in_place(self, call: Callable[[], None]) -> None:
+        if self._handed == self._finished:
+            try:
+                return call()
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc):
+                    raise
+        await self._execute(call)
+
+    async def _execute(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        self._handed += 1
+        return await super()._execute(self._waiting, partial(fn, *args, **kwargs))  # type: ignore[no-any-return]
+
+    def _waiting(self, call: Callable[[], _T]) -> _T:
+        """On the connection's thread: ``call()`` with SQLite's full busy wait."""
+        connection = self._conn
+        try:
+            connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            return call()
+        finally:
+            with suppress(sqlite3.Error):  # closed by ``call``
+                connection.execute("PRAGMA busy_timeout=0")
+            self._finished += 1
+
+
+def _is_locked(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return "locked" in str(exc)
+    return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _reads(sql: str) -> bool:
+    # Not "WITH": a common table expression may lead an INSERT.
+    return sql.lstrip()[:6].upper() == "SELECT"
+
+
+class _Budget:
+    """SQLite's progress handler for a read run in place: a long read (an
+    export, a committee's whole register) is stopped after about a
+    millisecond's work and run again on the connection's thread, so it does
+    not hold up every other chat. Only reads: stopping a write inside a
+    transaction would roll the whole transaction back."""
+
+    EVERY = 1_000  # SQLite VM instructions between calls
+    CALLS = 100
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.spent = False
+
+    def __call__(self) -> bool:
+        self.calls += 1
+        self.spent = self.calls > self.CALLS
+        return self.spent
 
 
 def _run(
-    owner: _OneTripConnection, begin: str | None, sql: str, parameters: Any, many: bool
+    owner: _OneTripConnection,
+    begin: str | None,
+    sql: str,
+    parameters: Any,
+    many: bool,
+    budget: _Budget | None = None,
 ) -> tuple[Any, int, int | None, list[Any]]:
-    """On the connection's thread: (begin,) execute, fetch everything, close."""
+    """(begin,) execute, fetch everything, close."""
     connection = owner._conn
+    if budget is not None:
+        connection.set_progress_handler(budget, _Budget.EVERY)
     cursor = connection.cursor()
     try:
         if begin is not None:
@@ -111,6 +213,8 @@ def _run(
         return cursor.description, cursor.rowcount, cursor.lastrowid, rows
     finally:
         cursor.close()
+        if budget is not None:
+            connection.set_progress_handler(None, _Budget.EVERY)
         owner.in_tx = connection.in_transaction
 
 
@@ -135,8 +239,7 @@ class _OneTripCursor:
 
     async def _run(self, sql: str, parameters: Any, *, many: bool) -> _OneTripCursor:
         connection = self._connection
-        begin = connection.take_begin()
-        result = await connection._execute(_run, connection, begin, sql, parameters, many)
+        result = await connection.run(connection.take_begin(), sql, parameters, many)
         self.description, self.rowcount, self.lastrowid, self._rows = result
         return self
 
@@ -170,13 +273,16 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # Zero: see _OneTripConnection; calls on its thread wait the full time.
+        cursor.execute("PRAGMA busy_timeout=0")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
         mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        if mode is None:  # read_alone: each statement is its own transaction
+            return
         driver = conn.connection.driver_connection
         if isinstance(driver, _OneTripConnection):
             driver.pending_begin = f"BEGIN {mode}"
@@ -198,7 +304,7 @@ async def write_tx(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """
     if session.in_transaction():
         await session.commit()
-    async with _writer_turn(session):
+    async with _writer_turn(session.get_bind()):
         await session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
         try:
             yield session
@@ -206,6 +312,41 @@ async def write_tx(session: AsyncSession) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+
+
+async def read_alone(bind: Engine, work: Callable[[Connection], _T]) -> _T:
+    """``work(connection)`` outside any transaction, on a connection of its own.
+
+    For a single SELECT (the user on every update, the FSM state): on SQLite
+    the statement is its own transaction, so there is no BEGIN to send and no
+    COMMIT/ROLLBACK trip after it (issue 3). Everything runs in one greenlet,
+    which saves the async layer's hand-offs for connect, execute and close.
+    On PostgreSQL nothing changes: the driver begins and rolls back as usual.
+    ``bind`` is the sync engine (``AsyncSession.get_bind()``,
+    ``AsyncEngine.sync_engine``).
+    """
+    return await greenlet_spawn(_alone, bind, work)
+
+
+def _alone(bind: Engine, work: Callable[[Connection], _T]) -> _T:
+    with bind.connect() as connection:
+        connection.execution_options(**{_BEGIN_OPTION: None})
+        return work(connection)
+
+
+async def write_alone(bind: Engine, work: Callable[[Connection], _T]) -> _T:
+    """``work(connection)`` as one write unit of work on a connection of its
+    own: what ``write_tx`` does for a session (BEGIN IMMEDIATE on SQLite, the
+    writer turn, commit on success), in one greenlet."""
+    async with _writer_turn(bind):
+        return await greenlet_spawn(_in_write_tx, bind, work)
+
+
+def _in_write_tx(bind: Engine, work: Callable[[Connection], _T]) -> _T:
+    with bind.connect() as connection:
+        connection.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        with connection.begin():
+            return work(connection)
 
 
 class _WriterTurn:
@@ -241,8 +382,7 @@ _TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _WriterTu
 )
 
 
-def _writer_turn(session: AsyncSession) -> AbstractAsyncContextManager[None]:
-    bind = session.get_bind()
+def _writer_turn(bind: Engine | Connection) -> AbstractAsyncContextManager[None]:
     if bind.dialect.name != "sqlite" or bind.url.database in (None, "", ":memory:"):
         return nullcontext()
     turns = _TURNS.setdefault(asyncio.get_running_loop(), {})

@@ -6,8 +6,10 @@ over. ``SqlStorage`` keeps state and data in ``fsm_record``, one row per
 conversation key, shaped like aiogram's ``RedisStorage``: a ``KeyBuilder``
 turns the ``StorageKey`` into the row's key and data is stored as JSON.
 
-Every call opens its own short session from the sessionmaker (never the
-handler's session), and every write runs inside ``write_tx``.
+Every call runs on a connection of its own from the sessionmaker's engine
+(never the handler's session): a read is one statement without a
+transaction (``read_alone``), a write one unit of work (``write_alone``, as
+``write_tx`` does for sessions).
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from aiogram.fsm.storage.base import (
     StateType,
     StorageKey,
 )
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.sql import Executable
 
-from storage.db import write_tx
+from storage.db import read_alone, write_alone
 from storage.models import FsmRecord
 
 _KEY_MAX = FsmRecord.__table__.c.key.type.length
@@ -38,6 +42,27 @@ _STATE_MAX = FsmRecord.__table__.c.state.type.length
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 _Record = tuple[str | None, dict[str, Any]]
+
+# Built once, with the key as a parameter: building a statement costs more
+# than running it (issue 3).
+_TABLE = FsmRecord.__table__
+_KEY_IS = _TABLE.c.key == bindparam("row_key")
+_SELECT = select(_TABLE.c.state, _TABLE.c.data).where(_KEY_IS)
+_DELETE = delete(_TABLE).where(_KEY_IS)
+# Clearing one column: the row goes if the other is empty, else the column is emptied.
+_DELETE_IF_EMPTY = {
+    "state": delete(_TABLE).where(_KEY_IS, _TABLE.c.data.is_(None)),
+    "data": delete(_TABLE).where(_KEY_IS, _TABLE.c.state.is_(None)),
+}
+_CLEAR = {
+    column: update(_TABLE).where(_KEY_IS).values({column: None, "updated_at": func.now()})
+    for column in ("state", "data")
+}
+_UPDATE = (
+    update(_TABLE)
+    .where(_KEY_IS)
+    .values(state=bindparam("new_state"), data=bindparam("new_data"), updated_at=func.now())
+)
 
 
 def _state_name(state: StateType) -> str | None:
@@ -75,8 +100,24 @@ class SqlStorage(BaseStorage):
                 with_business_connection_id=True,
                 with_destiny=True,
             )
+        bind = sessionmaker.kw.get("bind")
+        if not isinstance(bind, AsyncEngine):
+            msg = "SqlStorage needs a sessionmaker bound to an AsyncEngine"
+            raise TypeError(msg)
         self.sessionmaker = sessionmaker
         self.key_builder = key_builder
+        # Each call is one statement or one small write: it runs on a
+        # connection of its own, straight on the engine, without an ORM
+        # session (issue 3: most of a /log tap's database time was the session).
+        self._bind = bind.sync_engine
+        self._insert = _INSERTS[bind.dialect.name]
+        self._upserts: dict[tuple[str, ...], Executable] = {}
+        self._lock = (
+            self._insert(_TABLE)
+            .values(key=bindparam("row_key"), state=None, data=None)
+            .on_conflict_do_update(index_elements=[_TABLE.c.key], set_={"updated_at": func.now()})
+            .returning(_TABLE.c.state, _TABLE.c.data)
+        )
 
     async def close(self) -> None:
         """Nothing to release: the engine belongs to the application, which
@@ -178,13 +219,8 @@ class SqlStorage(BaseStorage):
         return json.loads(raw) if raw else {}
 
     async def _read(self, key: StorageKey) -> _Record:
-        row_key = self._key(key)
-        async with self.sessionmaker() as session:
-            row = (
-                await session.execute(
-                    select(FsmRecord.state, FsmRecord.data).where(FsmRecord.key == row_key)
-                )
-            ).one_or_none()
+        params = {"row_key": self._key(key)}
+        row = await read_alone(self._bind, lambda c: c.execute(_SELECT, params).one_or_none())
         if row is None:
             return None, {}
         return row.state, self._loads(row.data)
@@ -192,30 +228,33 @@ class SqlStorage(BaseStorage):
     async def _upsert(self, key: StorageKey, **values: str | None) -> None:
         """Insert the row or overwrite ``values`` in it: one statement, atomic
         on both engines, so no read and no row lock are needed first."""
-        row_key = self._key(key)
-        async with self.sessionmaker() as session, write_tx(session):
-            insert = _INSERTS[session.get_bind().dialect.name](FsmRecord)
-            await session.execute(
-                insert.values(key=row_key, **values).on_conflict_do_update(
-                    index_elements=[FsmRecord.key],
-                    set_={**{k: insert.excluded[k] for k in values}, "updated_at": func.now()},
-                )
+        columns = tuple(sorted(values))
+        statement = self._upserts.get(columns)
+        if statement is None:
+            insert = self._insert(_TABLE)
+            statement = insert.values(
+                key=bindparam("row_key"), **{c: bindparam(f"new_{c}") for c in columns}
+            ).on_conflict_do_update(
+                index_elements=[_TABLE.c.key],
+                set_={**{c: insert.excluded[c] for c in columns}, "updated_at": func.now()},
             )
+            self._upserts[columns] = statement
+        params = {"row_key": self._key(key), **{f"new_{c}": v for c, v in values.items()}}
+        await write_alone(self._bind, lambda c: c.execute(statement, params))
 
     async def _clear_column(self, key: StorageKey, column: str) -> None:
         """Empty ``state`` or ``data``; the row goes when the other is empty too."""
-        other = FsmRecord.data if column == "state" else FsmRecord.state
-        where = FsmRecord.key == self._key(key)
-        async with self.sessionmaker() as session, write_tx(session):
-            await session.execute(delete(FsmRecord).where(where, other.is_(None)))
-            await session.execute(
-                update(FsmRecord).where(where).values({column: None, "updated_at": func.now()})
-            )
+        params = {"row_key": self._key(key)}
+
+        def clear(connection: Connection) -> None:
+            connection.execute(_DELETE_IF_EMPTY[column], params)
+            connection.execute(_CLEAR[column], params)
+
+        await write_alone(self._bind, clear)
 
     async def _delete(self, key: StorageKey) -> None:
-        row_key = self._key(key)
-        async with self.sessionmaker() as session, write_tx(session):
-            await session.execute(delete(FsmRecord).where(FsmRecord.key == row_key))
+        params = {"row_key": self._key(key)}
+        await write_alone(self._bind, lambda c: c.execute(_DELETE, params))
 
     async def _write(
         self, key: StorageKey, change: Callable[[str | None, dict[str, Any]], _Record]
@@ -224,7 +263,7 @@ class SqlStorage(BaseStorage):
         then update the row, or delete it when both state and data are empty.
 
         Why ``INSERT ... ON CONFLICT (key) DO UPDATE ... RETURNING`` first, not a
-        plain SELECT then INSERT/UPDATE: on SQLite, ``write_tx`` begins
+        plain SELECT then INSERT/UPDATE: on SQLite, ``write_alone`` begins
         IMMEDIATE, so writers are serialised and either would do. On
         PostgreSQL (READ COMMITTED) a SELECT takes no lock — two transactions
         could both read the old data and the second write would silently drop
@@ -236,29 +275,21 @@ class SqlStorage(BaseStorage):
         read-modify-write below runs under that row lock until commit.
         """
         row_key = self._key(key)
-        async with self.sessionmaker() as session, write_tx(session):
-            insert = _INSERTS[session.get_bind().dialect.name]
-            lock = (
-                insert(FsmRecord)
-                .values(key=row_key, state=None, data=None)
-                .on_conflict_do_update(
-                    index_elements=[FsmRecord.key], set_={"updated_at": func.now()}
-                )
-                .returning(FsmRecord.state, FsmRecord.data)
-            )
-            row = (await session.execute(lock)).one()
+        lock = self._lock
+
+        def write(connection: Connection) -> _Record:
+            row = connection.execute(lock, {"row_key": row_key}).one()
             state, data = change(row.state, self._loads(row.data))
-            where = FsmRecord.key == row_key
             if state is None and not data:
-                await session.execute(delete(FsmRecord).where(where))
+                connection.execute(_DELETE, {"row_key": row_key})
             else:
                 raw = self._dumps(key, data) if data else None
-                await session.execute(
-                    update(FsmRecord)
-                    .where(where)
-                    .values(state=state, data=raw, updated_at=func.now())
+                connection.execute(
+                    _UPDATE, {"row_key": row_key, "new_state": state, "new_data": raw}
                 )
-        return state, data
+            return state, data
+
+        return await write_alone(self._bind, write)
 
 
 async def replace(context: FSMContext, state: StateType, data: Mapping[str, Any]) -> None:

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import write_tx
+from storage.db import read_alone, write_tx
 from storage.models import RoleGrant, User
 from storage.services import audit
 from storage.services.access import Actor, Grant, Role, load_actor
+
+# Built once: this runs for every update, and building costs more than running it.
+_USER_AND_GRANTS = (
+    select(User.full_name, User.username, User.locale, RoleGrant.role, RoleGrant.org_id)
+    .outerjoin(RoleGrant, (RoleGrant.user_id == User.id) & RoleGrant.revoked_at.is_(None))
+    .where(User.id == bindparam("user_id"))
+)
 
 
 async def see_user(
@@ -18,14 +25,16 @@ async def see_user(
 ) -> Actor:
     """The Actor behind an update; the user row is written only when new or renamed.
 
-    This runs for every update, so the user and their roles come in one query."""
-    rows = (
-        await session.execute(
-            select(User.full_name, User.username, User.locale, RoleGrant.role, RoleGrant.org_id)
-            .outerjoin(RoleGrant, (RoleGrant.user_id == User.id) & RoleGrant.revoked_at.is_(None))
-            .where(User.id == user_id)
+    This runs for every update, so the user and their roles come in one query,
+    read on its own (no transaction to begin and end) unless the session is
+    already in one."""
+    params = {"user_id": user_id}
+    if session.in_transaction():
+        rows = (await session.execute(_USER_AND_GRANTS, params)).all()
+    else:
+        rows = await read_alone(
+            session.get_bind(), lambda c: list(c.execute(_USER_AND_GRANTS, params).all())
         )
-    ).all()
     if rows and (rows[0].full_name, rows[0].username) == (full_name, username):
         grants = tuple(Grant(Role(r.role), r.org_id) for r in rows if r.role is not None)
         return Actor(user_id=user_id, grants=grants, locale=rows[0].locale or locale)
