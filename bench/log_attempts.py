@@ -14,9 +14,8 @@ One process, one event loop, one emulator. Scenarios run one after another:
 3. Paicha, sender as assembled — ``assemble()`` itself: the deliberate
    ~28 msg/s global limit (Telegram's own limit on one bot) is included.
 
-Each user waits for the bot's reply before the next step (``ChatWaker``: the
-same wait as ``ChatUser.reply()``, woken per chat; ``--wake-all`` for the old
-one). Paicha's script per secretary: /log → 1st lost member → 打电话 →
+Each user waits for the bot's reply before the next step (``ChatUser.reply()``,
+woken only by its own chat). Paicha's script per secretary: /log → 1st lost member → 打电话 →
 未取得联系 → 今天 → 跳过，保存 (6 steps). The baseline does 6 steps too
 (one text, five taps). Latency = from send/press to the reply arriving.
 
@@ -28,7 +27,7 @@ the bottleneck.
     .venv/bin/python bench/log_attempts.py [--users 500 | --quick]
         [--db sqlite|postgres --pg-url postgresql+asyncpg://user@host/postgres]
         [--step-timeout 45] [--scenario-timeout 120] [--no-assembled]
-        [--tasks-limit K] [--no-sampler] [--wake-all]
+        [--tasks-limit K] [--no-sampler]
 
 ``--tasks-limit K`` adds a diagnostic row that is NOT Paicha as assembled: the
 relaxed-Sender bot polled with aiogram's ``tasks_concurrency_limit=K``.
@@ -353,57 +352,6 @@ class LogCollector(logging.Handler):
 # ---- driving the users ---------------------------------------------------------
 
 
-class ChatWaker:
-    """Wakes only the scripted user whose chat got a message or an edit.
-
-    ``ChatUser.reply()`` waits on the emulator's one ``Signal``, which wakes
-    every waiting user on every update, message, edit and callback answer. With
-    N users waiting that is N wake-ups per event, on the event loop the bot
-    shares, and they stop coalescing once the bot is slower than the echo
-    baseline: at 500 users the harness itself held the loop at ~20 steps/s. This
-    is the same wait, per chat, by wrapping the emulator's two recorders.
-    """
-
-    def __init__(self, emulator: BotApiEmulator) -> None:
-        self.events: dict[int, asyncio.Event] = {}
-        send, edit = emulator.record_send, emulator.record_edit
-
-        def record_send(chat: Any, *args: Any, **kwargs: Any) -> Any:
-            sent = send(chat, *args, **kwargs)
-            self._wake(chat.id)
-            return sent
-
-        def record_edit(chat: Any, *args: Any, **kwargs: Any) -> Any:
-            version = edit(chat, *args, **kwargs)
-            self._wake(chat.id)
-            return version
-
-        emulator.record_send = record_send  # type: ignore[method-assign]
-        emulator.record_edit = record_edit  # type: ignore[method-assign]
-
-    def _wake(self, chat_id: int) -> None:
-        event = self.events.pop(chat_id, None)
-        if event is not None:
-            event.set()
-
-    async def reply(self, user: Any, timeout: float) -> Any:  # noqa: ASYNC109
-        """What ``user.reply(timeout)`` returns, or its AssertionError."""
-        # ChatUser's cursor over its chat's events (private: the emulator has
-        # no per-chat wait to call).
-        chat_id = user._active_chat
-        cursor = user._cursors.get(chat_id, 0)
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while len(user._events(chat_id)) <= cursor:
-            event = self.events.setdefault(chat_id, asyncio.Event())
-            try:
-                await asyncio.wait_for(event.wait(), max(0.0, end - loop.time()))
-            except TimeoutError:
-                return await user.reply(timeout=0)  # its own failure message
-        user._cursors[chat_id] = cursor + 1
-        return user._events(chat_id)[cursor]
-
-
 async def drive(
     emulator: BotApiEmulator,
     result: Result,
@@ -411,12 +359,9 @@ async def drive(
     script: list[tuple[str, Any, str]],
     step_timeout: float,
     deadline: float,
-    waker: ChatWaker | None = None,
 ) -> None:
     async def reply_to(user: Any) -> Any:
-        if waker is None:
-            return await user.reply(timeout=step_timeout)
-        return await waker.reply(user, step_timeout)
+        return await user.reply(timeout=step_timeout)
 
     async def one(uid: int) -> None:
         user = emulator.user(uid, first_name=USER_NAME)
@@ -570,7 +515,6 @@ async def run_baseline(
             BASELINE_SCRIPT,
             args.step_timeout,
             loop.time() + args.scenario_timeout,
-            args.waker,
         )
 
     await run_bot(poll, dp, body, bot.session.close)
@@ -691,7 +635,6 @@ async def run_paicha(
             PAICHA_SCRIPT,
             args.step_timeout,
             loop.time() + args.scenario_timeout,
-            args.waker,
         )
 
     async def poll_limited() -> None:
@@ -750,7 +693,6 @@ async def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="paicha-bench-") as tmpdir:
         tmp = Path(tmpdir)
         async with BotApiEmulator() as emulator:
-            args.waker = None if args.wake_all else ChatWaker(emulator)
             plan: list[tuple[str, Callable[[], Awaitable[Result]]]] = [
                 (
                     "baseline echo (no Sender)",
@@ -901,12 +843,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="skip the run with the Sender as assembled (~28 msg/s)",
     )
     p.add_argument("--no-sampler", action="store_true", help="no stack sampling")
-    p.add_argument(
-        "--wake-all",
-        action="store_true",
-        help="users wait with ChatUser.reply(), woken by every event in any chat\n"
-        "(the harness before issue 3's profiling; costs O(users) per event)",
-    )
     args = p.parse_args(argv)
     if args.db == "postgres" and not args.pg_url:
         p.error("--db postgres needs --pg-url")

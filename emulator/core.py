@@ -31,6 +31,9 @@ UPLOAD_LIMIT = 50 * 1024 * 1024  # bots may upload at most this much
 class EmulatorCore:
     def __init__(self, callback_timeout: float = 15.0) -> None:
         self.signal = Signal()
+        # Per chat too: a user waiting for a reply in its own chat is not woken
+        # by every other chat's messages (500 waiting users: 500 wake-ups per event).
+        self.chat_signals: dict[int, Signal] = {}
         self.chats: dict[int, ChatState] = {}
         self.users: dict[int, ChatUser] = {}
         self.files: dict[str, FileRecord] = {}
@@ -199,15 +202,25 @@ class EmulatorCore:
             chat.reply_keyboard = message.keyboard
         elif markup and markup.get("remove_keyboard"):
             chat.reply_keyboard = []
-        self.signal.fire()
+        self._fire(chat.id)
         return sent
 
     def record_edit(self, chat: ChatState, sent: SentMessage, **changes: Any) -> BotMessage:
         version = dataclasses.replace(sent.current, edited=True, **changes)
         sent.versions.append(version)
         chat.events.append(version)
-        self.signal.fire()
+        self._fire(chat.id)
         return version
+
+    def chat_signal(self, chat_id: int) -> Signal:
+        """Fires when the bot sends or edits a message in this chat."""
+        return self.chat_signals.setdefault(chat_id, Signal())
+
+    def _fire(self, chat_id: int) -> None:
+        self.signal.fire()
+        signal = self.chat_signals.get(chat_id)
+        if signal is not None:
+            signal.fire()
 
     def message_dict(self, chat: ChatState, sent: SentMessage) -> dict[str, Any]:
         """The Message object Telegram would return for this bot message."""

@@ -187,7 +187,7 @@ class ChatUser:
         """The next message or edit by the bot after the last action."""
         chat_id = self._active_chat if chat_id is None else chat_id
         cursor = self._cursors.get(chat_id, 0)
-        arrived = await self.emulator.signal.wait_for(
+        arrived = await self.emulator.chat_signal(chat_id).wait_for(
             lambda: len(self._events(chat_id)) > cursor, timeout
         )
         if not arrived:
