@@ -41,7 +41,7 @@ async def _show(
     message: Message, session: AsyncSession, actor: Actor, member_id: int, *, edit: bool
 ) -> None:
     member = await members.require_writable(session, actor, member_id)
-    rows = await family.relatives(session, actor, member.id)
+    rows = await family.rows_of(session, member.id)
     lines = [_("<b>{name}</b> 的家庭主要成员及重要社会关系").format(name=html.quote(member.name))]
     lines += [f"{i}. {html.quote(relative_line(r))}" for i, r in enumerate(rows, 1)]
     if not rows:

@@ -138,7 +138,7 @@ async def show_card(
     branch = await session.get(Organisation, member.branch_id)
     assert branch is not None
     can_write = member.branch_id in actor.orgs(Role.SECRETARY)
-    relatives = await family.relatives(session, actor, member.id)
+    relatives = await family.rows_of(session, member.id)
     text = card_text(member, branch.name, relatives)
     keyboard = card_keyboard(member, can_write=can_write)
     if edit:

@@ -16,14 +16,14 @@ from storage.services import audit
 from storage.services.access import AccessDenied, Actor, require_member
 
 
-async def relatives(session: AsyncSession, actor: Actor, member_id: int) -> list[FamilyMember]:
-    await require_member(session, actor, member_id)
-    return await _rows(session, member_id)
-
-
 async def rows_of(session: AsyncSession, member_id: int) -> list[FamilyMember]:
-    """The member's rows; the caller has already checked access to the member."""
-    return await _rows(session, member_id)
+    """The member's rows, in order; the caller has already checked access to the member."""
+    rows = await session.scalars(
+        select(FamilyMember)
+        .where(FamilyMember.member_id == member_id)
+        .order_by(FamilyMember.position, FamilyMember.id)
+    )
+    return list(rows)
 
 
 async def relative_of(session: AsyncSession, member_id: int, relative_id: int) -> FamilyMember:
@@ -32,15 +32,6 @@ async def relative_of(session: AsyncSession, member_id: int, relative_id: int) -
     if row is None or row.member_id != member_id:
         raise AccessDenied
     return row
-
-
-async def _rows(session: AsyncSession, member_id: int) -> list[FamilyMember]:
-    rows = await session.scalars(
-        select(FamilyMember)
-        .where(FamilyMember.member_id == member_id)
-        .order_by(FamilyMember.position, FamilyMember.id)
-    )
-    return list(rows)
 
 
 def _record(
@@ -107,7 +98,7 @@ async def replace_for(
     """Put ``new`` in place of the member's rows (the roster import's 家庭成员
     sheet). The caller holds the write transaction and has checked access.
     Returns whether anything changed."""
-    old = await _rows(session, member_id)
+    old = await rows_of(session, member_id)
     if [Relative(r.relation, r.name, r.work_unit, r.phone) for r in old] == list(new):
         return False
     for row in old:

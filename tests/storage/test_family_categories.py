@@ -77,12 +77,12 @@ async def test_relatives_are_added_removed_and_in_the_dossier_R_DOSSIER_R_ACL_BR
         await family.add_relative(session, sec_two, member_id, spouse)
     with pytest.raises(AccessDenied):
         await family.remove_relative(session, sec_two, row_id)
-    assert [r.name for r in await family.relatives(session, sec_one, member_id)] == [
+    assert [r.name for r in await family.rows_of(session, member_id)] == [
         "李示例",
         "王示例",
     ]
     await family.remove_relative(session, sec_one, row_id)
-    assert [r.name for r in await family.relatives(session, sec_one, member_id)] == ["王示例"]
+    assert [r.name for r in await family.rows_of(session, member_id)] == ["王示例"]
     events = list(
         await session.scalars(
             select(AuditEvent.action)
