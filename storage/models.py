@@ -63,6 +63,11 @@ class User(Base):
     username: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # /notify: the daily digest is on unless the user turned it off.
+    digest_off: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Telegram answered 403 (the user blocked the bot): bulk messages skip them
+    # until they write again (the middleware clears it on their next update).
+    blocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RoleGrant(Base):
@@ -124,10 +129,11 @@ class Member(Base):
     work_unit_has_org: Mapped[bool | None] = mapped_column(Boolean)
     residence: Mapped[str | None] = mapped_column(String(100))
     phone: Mapped[str | None] = mapped_column(String(20))
-    last_org_life: Mapped[date | None] = mapped_column(Date)
-    last_dues: Mapped[date | None] = mapped_column(Date)
+    # Indexed: the daily digest scans the clocks as date ranges (issue 14).
+    last_org_life: Mapped[date | None] = mapped_column(Date, index=True)
+    last_dues: Mapped[date | None] = mapped_column(Date, index=True)
     remarks: Mapped[str | None] = mapped_column(String(200))
-    transfer_letter_date: Mapped[date | None] = mapped_column(Date)
+    transfer_letter_date: Mapped[date | None] = mapped_column(Date, index=True)
     transfer_receiver: Mapped[str | None] = mapped_column(String(100))
     transfer_receipt_date: Mapped[date | None] = mapped_column(Date)
     # 人员类别: one of the committee's MemberCategory names (kept as text so a
@@ -362,6 +368,8 @@ class Campaign(Base):
     created_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # R-REMIND offsets in days before a deadline, e.g. "7,3,1,0"; None: the default.
+    remind_offsets: Mapped[str | None] = mapped_column(String(32))
 
 
 class CampaignStage(Base):
@@ -379,6 +387,67 @@ class CampaignStage(Base):
     what: Mapped[str | None] = mapped_column(String(200))
     direction: Mapped[str] = mapped_column(String(24))
     approximate: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class StageItem(Base):
+    """One thing a stage names as due (报送事项): a form or a report. ``form`` is
+    the form's key where the bot can build it (the forms issue's /export)."""
+
+    __tablename__ = "stage_item"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("campaign_stage.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str] = mapped_column(String(100))
+    form: Mapped[str | None] = mapped_column(String(32))
+
+
+class ItemSubmission(Base):
+    """已报送: an organisation (a branch, or the committee for what it owes
+    upward) marked an item submitted. Undoing sets ``undone_at``; marking again
+    adds a row, so who marked what and when is never lost."""
+
+    __tablename__ = "item_submission"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("stage_item.id"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    marked_by: Mapped[int | None] = mapped_column(BigInteger)
+    marked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    undone_by: Mapped[int | None] = mapped_column(BigInteger)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_item_submission_item_org", "item_id", "org_id"),)
+
+
+class Notification(Base):
+    """The exactly-once ledger of scheduled messages (发送记录, R-REMIND): a row is
+    claimed before sending and confirmed (``sent_at``) after. The unique key
+    makes a second scheduler, a restart or a retry find the row already there;
+    a claim left unconfirmed for minutes (a crash between claim and send) is
+    claimed again."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # digest | reminder | escalation
+    subject: Mapped[str] = mapped_column(String(64))  # e.g. "item:12:org:5", "branch:5"
+    recipient: Mapped[int] = mapped_column(BigInteger)
+    due: Mapped[date] = mapped_column(Date)  # the deadline, or the digest's day
+    offset_days: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    tries: Mapped[int] = mapped_column(Integer, default=1)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Given up on (blocked user, deadline passed): never retried.
+    dropped: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        UniqueConstraint(
+            "kind", "subject", "recipient", "due", "offset_days", name="uq_notification_key"
+        ),
+        Index("ix_notification_unsent", "sent_at", "claimed_at"),
+    )
 
 
 class CampaignBranch(Base):
