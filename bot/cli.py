@@ -84,12 +84,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    """The sandbox's terminal is the chat: its log lines go to a file in the
+    sandbox's folder instead of between the bot's messages."""
+    if args.command == "sandbox":
+        from pathlib import Path
+
+        Path(args.dir).mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(
+            Path(args.dir) / "sandbox.log", encoding="utf-8"
+        )
+    else:
+        handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.set_name("paicha")
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        if old.get_name() == "paicha":  # ours from an earlier main() in this process
+            root.removeHandler(old)
+            old.close()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _configure_logging(args)
     settings = Settings()
     if args.command == "run":
         return _run(settings)
