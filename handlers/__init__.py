@@ -11,6 +11,8 @@ def get_routers() -> list[Router]:
         campaigns,
         categories,
         common,
+        deadlines,
+        digest,
         dossier,
         family,
         form_walk,
@@ -42,6 +44,8 @@ def get_routers() -> list[Router]:
         form_walk.router,
         dossier.router,
         campaigns.router,
+        deadlines.router,
+        digest.router,
         categories.router,
         sweep.router,
         sweep_stats.router,  # /sweep for committee staff, after the secretaries' walk
