@@ -18,6 +18,7 @@ from aiogram.methods.base import Response, TelegramType
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.flows import LeaveFlowMiddleware
 from bot.i18n import LocaleMiddleware, build_i18n
 from bot.middlewares import DatabaseMiddleware, GuardMiddleware, PrivateOnlyMiddleware
 from bot.sender import Sender
@@ -74,6 +75,8 @@ def build_dispatcher(
     dp.update.outer_middleware(DatabaseMiddleware(sessionmaker, clock))
     dp.update.outer_middleware(LocaleMiddleware(build_i18n(settings.default_locale)))
     dp.update.outer_middleware(PrivateOnlyMiddleware())
+    # A command always does what it says, in every step (issue 13).
+    dp.message.outer_middleware(LeaveFlowMiddleware())
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.callback_query.middleware(GuardMiddleware())
     dp.message.middleware(GuardMiddleware())

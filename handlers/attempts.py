@@ -10,6 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.channels import AttemptResult, Channel, ChannelGroup, channels_in
@@ -36,6 +37,7 @@ class AttemptAction(CallbackData, prefix="at"):
 
 
 class AttemptFix(StatesGroup):
+    title = __("更正查找记录")  # named when a command leaves the flow (bot/flows.py)
     day = State()
     note = State()
 

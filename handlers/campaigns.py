@@ -10,6 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.campaigns import TemplateKey, days_left, default_name, template_plan
@@ -36,6 +37,7 @@ class CampaignAct(CallbackData, prefix="cp"):
 
 
 class CampaignFlow(StatesGroup):
+    title = __("排查工作设置")  # named when a command leaves the flow (bot/flows.py)
     name = State()
     scope = State()
     move = State()

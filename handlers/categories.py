@@ -13,6 +13,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import HasRole
@@ -32,6 +33,7 @@ class CategoryAct(CallbackData, prefix="ct"):
 
 
 class CategoryFlow(StatesGroup):
+    title = __("设置人员类别")  # named when a command leaves the flow (bot/flows.py)
     name = State()
 
 

@@ -14,6 +14,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 
 from domain.clock import Clock
 from domain.errors import InvalidInput
@@ -31,6 +32,7 @@ _COMPLETIONS: dict[str, Completion] = {}
 
 
 class FormWalk(StatesGroup):
+    title = __("填写登记表")  # named when a command leaves the flow (bot/flows.py)
     value = State()
 
 

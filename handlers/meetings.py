@@ -14,6 +14,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import Settings
@@ -35,6 +36,7 @@ PAGE = 20
 
 
 class MeetingFlow(StatesGroup):
+    title = __("记录组织生活")  # named when a command leaves the flow (bot/flows.py)
     day = State()
     ticks = State()
     search = State()

@@ -13,6 +13,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.clock import Clock
@@ -39,6 +40,7 @@ ORDER: tuple[FieldSpec, ...] = (
 
 
 class AddMember(StatesGroup):
+    title = __("登记党员")  # named when a command leaves the flow (bot/flows.py)
     field = State()
     confirm = State()
 

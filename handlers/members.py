@@ -9,6 +9,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import Settings
@@ -45,6 +46,7 @@ WALKS = {
 
 
 class EditMember(StatesGroup):
+    title = __("党员名册")  # named when a command leaves the flow (bot/flows.py)
     value = State()
     search = State()
 

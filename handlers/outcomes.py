@@ -10,6 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.channels import ChannelGroup
@@ -27,6 +28,7 @@ router.filter(HasRole(Role.SECRETARY))
 
 
 class OutcomeFlow(StatesGroup):
+    title = __("结束查找")  # named when a command leaves the flow (bot/flows.py)
     reason = State()
 
 

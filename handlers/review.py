@@ -14,6 +14,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.errors import InvalidInput
@@ -41,6 +42,7 @@ class ReviewAct(CallbackData, prefix="rv"):
 
 
 class ReviewFlow(StatesGroup):
+    title = __("核查")  # named when a command leaves the flow (bot/flows.py)
     text = State()
     pick = State()  # the member picker is shown; a typed text searches by name
 

@@ -15,8 +15,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.flows import OptionalStep
 from bot.settings import Settings
 from domain.channels import AttemptResult, Channel, ChannelGroup, channels_in, suggested_order
 from domain.clock import Clock
@@ -42,11 +44,13 @@ router.filter(HasRole(Role.SECRETARY))
 
 
 class SearchLog(StatesGroup):
+    title = __("记录查找")  # named when a command leaves the flow (bot/flows.py)
     channel = State()
     result = State()
     day = State()
     note = State()
-    evidence = State()
+    # Waiting for a photo or file that may never come: anything else ends it (bot/flows.py).
+    evidence = OptionalStep(accepts=F.photo | F.document)
 
 
 class LogStep(CallbackData, prefix="lg"):
@@ -424,10 +428,3 @@ async def evidence(
 @router.message(SearchLog.day)
 async def log_fallback(message: Message) -> None:
     await message.answer(_("请点上面的按钮，或发送 /cancel 取消。"))
-
-
-@router.message(SearchLog.evidence)
-async def after_evidence(message: Message, state: FSMContext) -> None:
-    # Anything but a file ends the evidence window.
-    await state.clear()
-    await message.answer(_("没有看懂这条消息。发送 /help 查看可用命令。"))

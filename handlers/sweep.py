@@ -14,6 +14,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import Settings
@@ -47,6 +48,7 @@ class SweepAct(CallbackData, prefix="sw"):
 
 
 class SweepFlow(StatesGroup):
+    title = __("五核查")  # named when a command leaves the flow (bot/flows.py)
     note = State()
     referral = State()
 
