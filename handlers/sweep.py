@@ -22,6 +22,7 @@ from domain.clock import Clock
 from domain.errors import N_, InvalidInput
 from domain.member_fields import FIELD_BY_KEY
 from domain.sweep import COMPUTED, Answer, Check, fields_to_fill, is_clean
+from handlers import sweep_stats
 from handlers.filters import HasRole
 from handlers.member_view import MemberAction
 from handlers.routes import Routes
@@ -67,22 +68,30 @@ async def start(
     message: Message, session: AsyncSession, actor: Actor, clock: Clock, settings: Settings
 ) -> None:
     targets = await _targets(session, actor)
+    # Staff who are also a secretary choose between the walk and the figures.
+    committee = await sweep_stats.committee_campaigns(session, actor)
+    if not targets and committee:
+        await sweep_stats.show_committee_sweep(message, session, actor, clock, settings)
+        return
     if not targets:
         await message.answer(_("您的党支部目前不在任何进行中的排查范围内。"))
         return
-    if len(targets) == 1:
+    if len(targets) == 1 and not committee:
         campaign, branch_id = targets[0]
         await _show_next(message, session, actor, clock, settings, campaign.id, branch_id)
         return
     rows = [
         [
             InlineKeyboardButton(
-                text=campaign.name,
+                text=_("✅ 逐人五核查：{name}").format(name=campaign.name)
+                if committee
+                else campaign.name,
                 callback_data=SweepAct(op="go", campaign_id=campaign.id, branch_id=b).pack(),
             )
         ]
         for campaign, b in targets
     ]
+    rows += [[sweep_stats.stats_button(c)] for c in committee]
     await message.answer(_("哪一次排查？"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 

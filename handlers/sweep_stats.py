@@ -16,6 +16,7 @@ from domain.clock import Clock
 from domain.clocks import Standing
 from handlers.filters import HasRole
 from handlers.routes import Routes
+from storage.models import Campaign
 from storage.services import campaigns
 from storage.services.access import Actor, Role
 from storage.services.sweep_stats import CategoryRow, category_summary
@@ -65,15 +66,33 @@ async def _show(
     await message.answer("\n".join(lines))
 
 
-@router.message(Command("sweep"))
-async def start(
-    message: Message, session: AsyncSession, actor: Actor, clock: Clock, settings: Settings
-) -> None:
-    mine = [
+async def committee_campaigns(session: AsyncSession, actor: Actor) -> list[Campaign]:
+    """Open campaigns of the actor's own committees (empty for a secretary only)."""
+    return [
         c
         for c in await campaigns.visible_campaigns(session, actor)
         if c.committee_id in actor.orgs(Role.COMMITTEE)
     ]
+
+
+def stats_button(campaign: Campaign) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=_("📊 按人员类别统计：{name}").format(name=campaign.name),
+        callback_data=StatsAct(campaign_id=campaign.id).pack(),
+    )
+
+
+@router.message(Command("sweep"))
+async def start(
+    message: Message, session: AsyncSession, actor: Actor, clock: Clock, settings: Settings
+) -> None:
+    await show_committee_sweep(message, session, actor, clock, settings)
+
+
+async def show_committee_sweep(
+    message: Message, session: AsyncSession, actor: Actor, clock: Clock, settings: Settings
+) -> None:
+    mine = await committee_campaigns(session, actor)
     if not mine:
         await message.answer(_("目前没有进行中的排查。发送 /campaign 新建。"))
         return
