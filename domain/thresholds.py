@@ -132,6 +132,12 @@ def pocket_window(since: date, today: date, period_days: int) -> Window:
     return Window(since - shift + _DAY, today - shift)
 
 
+def pocket_before(today: date, period_days: int) -> date:
+    """R-POCKET: the latest letter date whose period has run out today (with no
+    回执, the member is pocket ⇔ letter ≤ this)."""
+    return pocket_window(today, today, period_days).last
+
+
 def probation_window(since: date, today: date) -> Window:
     """R-PROBATION: 入党 days whose one-year probation ended in (since, today]."""
     return _window(probation_crossing, PROBATION_MONTHS, since, today)

@@ -1,0 +1,424 @@
+"""The daily digest (每日提醒, issue 14): who newly crossed a clock of SPEC §3, and
+who is told.
+
+The scan is one SQL statement of date ranges over indexed columns: each clock
+is inverted in ``domain.thresholds`` into the window of start dates whose
+crossing falls in (since, today]. Who counts mirrors ``domain.clocks.situation``
+as /lost, /mobile and /pocket apply it (``storage.services.situations``); the
+storage tests check the two agree member by member.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+    union,
+    union_all,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.codes import MemberType
+from domain.thresholds import (
+    Clock,
+    iso_text_range,
+    lost_before,
+    lost_crossing,
+    lost_window,
+    mobile_crossing,
+    mobile_window,
+    pocket_before,
+    pocket_crossing,
+    pocket_window,
+    probation_crossing,
+    probation_start,
+    probation_window,
+)
+from storage.db import write_tx
+from storage.models import Member, MobileRecord, Organisation, RoleGrant, SearchOutcome, User
+from storage.services.access import Role
+
+CLOCKS = tuple(c.value for c in Clock)  # the order a digest lists them in
+
+
+@dataclass(frozen=True)
+class Crossing:
+    member_id: int
+    branch_id: int
+    name: str
+    clock: str  # "lost" | "mobile" | "pocket" | "probation"
+    crossed_on: date
+
+
+@dataclass(frozen=True)
+class BranchCount:
+    """A committee digest's line: how many crossed each clock in one branch."""
+
+    branch_id: int
+    name: str
+    counts: tuple[tuple[str, int], ...]  # (clock, n) in CLOCKS order, n > 0
+
+    @property
+    def total(self) -> int:
+        return sum(n for _clock, n in self.counts)
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One recipient's digest for one organisation. ``subject`` is the
+    notification ledger's subject ("branch:5", "committee:2")."""
+
+    recipient: int
+    locale: str | None
+    subject: str
+    kind: str  # "branch" | "committee"
+    org_id: int
+    org_name: str
+    since: date
+    today: date
+    crossings: tuple[Crossing, ...] = ()  # kind "branch"
+    branches: tuple[BranchCount, ...] = ()  # kind "committee"
+
+
+# ---- the scan -----------------------------------------------------------------------------------
+
+
+def _later(a: Any, b: Any) -> ColumnElement[Any]:
+    """The later of two nullable dates (GREATEST ignores NULLs on PostgreSQL
+    only, and SQLite's MAX(a, b) returns NULL if either is: so a CASE)."""
+    return case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b)
+
+
+def _found_subquery() -> Any:
+    """The day a search reached each member (经查找取得联系, the outcome in force):
+    contact like any other (``MemberFacts.found_on``)."""
+    return (
+        select(
+            SearchOutcome.member_id.label("member_id"),
+            func.max(SearchOutcome.decided_on).label("found_on"),
+        )
+        .where(SearchOutcome.kind == "found", SearchOutcome.superseded_by_id.is_(None))
+        .group_by(SearchOutcome.member_id)
+        .subquery("found")
+    )
+
+
+def _mobile_registered() -> ColumnElement[bool]:
+    """A 流出党员登记 in force (``MemberFacts.is_mobile_registered``)."""
+    return exists(
+        select(MobileRecord.id).where(
+            MobileRecord.member_id == Member.id, MobileRecord.ended_on.is_(None)
+        )
+    )
+
+
+def _pocket_today(today: date, pocket_days: int) -> ColumnElement[bool]:
+    """R-POCKET today (``clocks.is_pocket``): the standing that wins over all others."""
+    return and_(
+        Member.transfer_letter_date.is_not(None),
+        Member.transfer_receipt_date.is_(None),
+        Member.transfer_letter_date <= pocket_before(today, pocket_days),
+    )
+
+
+def _scan(
+    *, since: date, today: date, pocket_days: int, branch_ids: Sequence[int] | None
+) -> Any | None:
+    """The one statement: (member id, branch id, name, clock, start date, start
+    text) for each clock whose window is not empty; None when all are."""
+    parts = []
+    scope = [Member.branch_id.in_(list(branch_ids))] if branch_ids is not None else []
+    no_text = cast(null(), String)
+    found = _found_subquery()
+    contact = _later(_later(Member.last_org_life, Member.last_dues), found.c.found_on)
+
+    lost = lost_window(since, today)
+    if not lost.empty:
+        # R-LOST-6M as /lost: the later contact date crossed; not pocket (that
+        # standing wins) and not a registered mobile member whose relation is
+        # still here (seed 001 附件4 note 6). Candidates come from the indexed
+        # columns, so each leg of the UNION is an index range.
+        candidates = union(
+            select(Member.id).where(Member.last_org_life.between(lost.first, lost.last)),
+            select(Member.id).where(Member.last_dues.between(lost.first, lost.last)),
+            select(found.c.member_id).where(found.c.found_on.between(lost.first, lost.last)),
+        )
+        parts.append(
+            select(
+                Member.id,
+                Member.branch_id,
+                Member.name,
+                literal(Clock.LOST.value).label("clock"),
+                contact.label("start"),
+                no_text.label("start_text"),
+            )
+            .outerjoin(found, found.c.member_id == Member.id)
+            .where(
+                Member.id.in_(candidates),
+                contact.between(lost.first, lost.last),
+                not_(_pocket_today(today, pocket_days)),
+                not_(and_(Member.transfer_letter_date.is_(None), _mobile_registered())),
+                *scope,
+            )
+        )
+
+    mobile = mobile_window(since, today)
+    if not mobile.empty:
+        # R-MOBILE-6M as /mobile suggests it: six months without offline 组织生活,
+        # still in contact (not lost), not registered mobile already, and not
+        # transferred out (SPEC §3: members who transferred are not mobile).
+        parts.append(
+            select(
+                Member.id,
+                Member.branch_id,
+                Member.name,
+                literal(Clock.MOBILE.value).label("clock"),
+                Member.last_org_life.label("start"),
+                no_text.label("start_text"),
+            )
+            .outerjoin(found, found.c.member_id == Member.id)
+            .where(
+                Member.last_org_life.between(mobile.first, mobile.last),
+                Member.transfer_letter_date.is_(None),
+                contact > lost_before(today),
+                not_(_mobile_registered()),
+                *scope,
+            )
+        )
+
+    pocket = pocket_window(since, today, pocket_days)
+    if not pocket.empty:
+        # R-POCKET as /pocket: 介绍信 issued, no 回执, the period just ran out.
+        parts.append(
+            select(
+                Member.id,
+                Member.branch_id,
+                Member.name,
+                literal(Clock.POCKET.value).label("clock"),
+                Member.transfer_letter_date.label("start"),
+                no_text.label("start_text"),
+            ).where(
+                Member.transfer_letter_date.between(pocket.first, pocket.last),
+                Member.transfer_receipt_date.is_(None),
+                *scope,
+            )
+        )
+
+    probation = probation_window(since, today)
+    if not probation.empty:
+        # R-PROBATION: a 预备党员's year is up. 入党时间 is ISO text that may stop at
+        # the month ("2025-03"); ``iso_text_range`` keeps text order = date order.
+        # A member whose transfer out is complete (回执 back) is the receiving
+        # branch's to 转正. ``joined`` has no index (see the bench).
+        low, high = iso_text_range(probation)
+        parts.append(
+            select(
+                Member.id,
+                Member.branch_id,
+                Member.name,
+                literal(Clock.PROBATION.value).label("clock"),
+                cast(null(), Date).label("start"),
+                Member.joined.label("start_text"),
+            ).where(
+                Member.member_type == MemberType.PROBATIONARY.value,
+                Member.joined.between(low, high),
+                Member.transfer_receipt_date.is_(None),
+                *scope,
+            )
+        )
+    if not parts:
+        return None
+    return union_all(*parts)
+
+
+def _crossed_on(clock: str, start: date | None, start_text: str | None, pocket_days: int) -> date:
+    if clock == Clock.PROBATION:
+        assert start_text is not None
+        return probation_crossing(probation_start(start_text))
+    assert start is not None
+    if clock == Clock.LOST:
+        return lost_crossing(start)
+    if clock == Clock.MOBILE:
+        return mobile_crossing(start)
+    return pocket_crossing(start, pocket_days)
+
+
+async def crossings(
+    session: AsyncSession,
+    *,
+    since: date,
+    today: date,
+    pocket_days: int,
+    branch_ids: Sequence[int] | None = None,
+) -> list[Crossing]:
+    """Every member whose clock crossed in (since, today], by clock, then date
+    and name. No access check: the scheduler calls it for everyone and
+    ``digests_for_day`` gives each recipient only their own branches."""
+    statement = _scan(since=since, today=today, pocket_days=pocket_days, branch_ids=branch_ids)
+    if statement is None:
+        return []
+    rows = (await session.execute(statement)).all()
+    order = {c: i for i, c in enumerate(CLOCKS)}
+    result = [
+        Crossing(
+            member_id=r.id,
+            branch_id=r.branch_id,
+            name=r.name,
+            clock=r.clock,
+            crossed_on=_crossed_on(r.clock, r.start, r.start_text, pocket_days),
+        )
+        for r in rows
+    ]
+    result.sort(key=lambda c: (order[c.clock], c.crossed_on, c.name, c.member_id))
+    return result
+
+
+# ---- who is told ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Recipient:
+    user_id: int
+    locale: str | None
+    role: Role
+    org_id: int
+    org_name: str
+
+
+async def _recipients(session: AsyncSession) -> list[_Recipient]:
+    """Secretaries and committee staff with a grant in force, digest on, not blocked."""
+    rows = await session.execute(
+        select(User.id, User.locale, RoleGrant.role, Organisation.id, Organisation.name)
+        .join(RoleGrant, RoleGrant.user_id == User.id)
+        .join(Organisation, Organisation.id == RoleGrant.org_id)
+        .where(
+            RoleGrant.revoked_at.is_(None),
+            RoleGrant.role.in_([Role.SECRETARY.value, Role.COMMITTEE.value]),
+            or_(User.digest_off.is_(None), User.digest_off.is_(False)),
+            User.blocked_at.is_(None),
+        )
+        .order_by(User.id, RoleGrant.role, Organisation.id)
+    )
+    seen: set[tuple[int, str, int]] = set()
+    result = []
+    for user_id, locale, role, org_id, org_name in rows:
+        if (user_id, role, org_id) in seen:  # a grant given twice is one digest
+            continue
+        seen.add((user_id, role, org_id))
+        result.append(_Recipient(user_id, locale, Role(role), org_id, org_name))
+    return result
+
+
+async def digests_for_day(
+    session: AsyncSession,
+    *,
+    today: date,
+    since_by_recipient: Mapping[int, date] | None = None,
+    default_since: date | None = None,
+    pocket_days: int,
+) -> list[Digest]:
+    """One digest per recipient and organisation with something new since their
+    last digest: a secretary gets their branch's members, committee staff the
+    counts per branch under their committee. Nobody with nothing new is in the
+    list ("nothing is sent when nothing changed")."""
+    fallback = default_since if default_since is not None else today - timedelta(days=1)
+    since_of = dict(since_by_recipient or {})
+    recipients = await _recipients(session)
+    if not recipients:
+        return []
+    earliest = min(since_of.get(r.user_id, fallback) for r in recipients)
+    # One scan from the earliest ``since``; each recipient then keeps what
+    # crossed after their own.
+    found = await crossings(session, since=earliest, today=today, pocket_days=pocket_days)
+    if not found:
+        return []
+    by_branch: dict[int, list[Crossing]] = defaultdict(list)
+    for c in found:
+        by_branch[c.branch_id].append(c)
+
+    committees = {r.org_id for r in recipients if r.role is Role.COMMITTEE}
+    branches_of: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    if committees:
+        rows = await session.execute(
+            select(Organisation.parent_id, Organisation.id, Organisation.name)
+            .where(Organisation.kind == "branch", Organisation.parent_id.in_(committees))
+            .order_by(Organisation.name, Organisation.id)
+        )
+        for parent_id, branch_id, name in rows:
+            branches_of[int(parent_id)].append((branch_id, name))
+
+    digests = []
+    for r in recipients:
+        since = since_of.get(r.user_id, fallback)
+        if r.role is Role.SECRETARY:
+            mine = tuple(c for c in by_branch.get(r.org_id, ()) if c.crossed_on > since)
+            if mine:
+                digests.append(
+                    Digest(
+                        r.user_id,
+                        r.locale,
+                        f"branch:{r.org_id}",
+                        "branch",
+                        r.org_id,
+                        r.org_name,
+                        since,
+                        today,
+                        crossings=mine,
+                    )
+                )
+            continue
+        lines = []
+        for branch_id, name in branches_of.get(r.org_id, ()):
+            counts = Counter(c.clock for c in by_branch.get(branch_id, ()) if c.crossed_on > since)
+            if counts:
+                lines.append(
+                    BranchCount(branch_id, name, tuple((k, counts[k]) for k in CLOCKS if counts[k]))
+                )
+        if lines:
+            digests.append(
+                Digest(
+                    r.user_id,
+                    r.locale,
+                    f"committee:{r.org_id}",
+                    "committee",
+                    r.org_id,
+                    r.org_name,
+                    since,
+                    today,
+                    branches=tuple(lines),
+                )
+            )
+    return digests
+
+
+# ---- /notify ----------------------------------------------------------------------------------
+
+
+async def digest_on(session: AsyncSession, user_id: int) -> bool:
+    """Whether the user gets the daily digest (on unless they turned it off)."""
+    off = await session.scalar(select(User.digest_off).where(User.id == user_id))
+    return not off
+
+
+async def set_digest(session: AsyncSession, user_id: int, on: bool) -> None:
+    """/notify: turn the user's daily digest on or off."""
+    async with write_tx(session):
+        await session.execute(update(User).where(User.id == user_id).values(digest_off=not on))
