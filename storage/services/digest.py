@@ -363,7 +363,8 @@ async def digests_for_day(
             .order_by(Organisation.name, Organisation.id)
         )
         for parent_id, branch_id, name in rows:
-            branches_of[int(parent_id)].append((branch_id, name))
+            if parent_id is not None:
+                branches_of[parent_id].append((branch_id, name))
 
     digests = []
     for r in recipients:
