@@ -2,6 +2,7 @@
 console: the real aiogram bot talks HTTP to it instead of api.telegram.org."""
 
 from emulator.console import run_console
+from emulator.limits import RateLimits
 from emulator.models import BotMessage, CallbackRecord, DocumentInfo
 from emulator.server import BotApiEmulator
 from emulator.user import ChatUser
@@ -12,5 +13,6 @@ __all__ = [
     "CallbackRecord",
     "ChatUser",
     "DocumentInfo",
+    "RateLimits",
     "run_console",
 ]

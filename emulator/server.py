@@ -4,12 +4,14 @@ files from ``{base}/file/bot{token}/{path}``, never touching the internet."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from typing import Any
 
 from aiohttp import BodyPartReader, web
 
 from emulator.core import UPLOAD_LIMIT
+from emulator.limits import FloodControl, RateLimits
 from emulator.methods import BotMethods, Params, Upload
 from emulator.validation import ApiError
 
@@ -17,18 +19,25 @@ from emulator.validation import ApiError
 _OPT_IN_UPDATES = {"chat_member", "message_reaction", "message_reaction_count"}
 
 
+class DropConnection(Exception):
+    """Injected: the connection is closed without an answer (before the
+    method runs, so nothing was sent)."""
+
+
 class BotApiEmulator(BotMethods):
     """Start it, point ``TelegramAPIServer.from_base(emulator.base_url)`` at it,
     and script users with ``emulator.user(...)``."""
 
-    def __init__(self, callback_timeout: float = 15.0) -> None:
+    def __init__(self, callback_timeout: float = 15.0, limits: RateLimits | None = None) -> None:
         super().__init__(callback_timeout=callback_timeout)
+        # Opt in: Telegram's flood limits, answered with 429 (emulator/limits.py).
+        self.flood: FloodControl | None = FloodControl(limits) if limits else None
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
         self._closing = False
         self._poll_generation = 0
         self._allowed_updates: set[str] | None = None
-        self._injected: dict[str, list[ApiError]] = {}
+        self._injected: dict[str, list[Exception]] = {}
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -93,6 +102,26 @@ class BotApiEmulator(BotMethods):
             {"retry_after": retry_after},
         )
 
+    def inject_5xx(
+        self, method: str, times: int = 1, code: int = 500, description: str | None = None
+    ) -> None:
+        """The next ``times`` calls to ``method`` fail with a server error."""
+        text = description or {502: "Bad Gateway"}.get(code, "Internal Server Error")
+        self.inject_error(method, code, text, times)
+
+    def inject_disconnect(self, method: str, times: int = 1) -> None:
+        """The next ``times`` calls to ``method`` get no answer: the server
+        closes the connection before the method runs (aiogram raises
+        TelegramNetworkError)."""
+        queue = self._injected.setdefault(method.lower(), [])
+        queue.extend(DropConnection() for _ in range(times))
+
+    def enforce_limits(self, limits: RateLimits | None = None) -> FloodControl:
+        """Turn Telegram's flood limits on (or replace them); returns the
+        bookkeeping (``.refused``: 429s answered, by limit)."""
+        self.flood = FloodControl(limits or RateLimits())
+        return self.flood
+
     # ---- HTTP ------------------------------------------------------------
 
     async def _handle_api(self, request: web.Request) -> web.Response:
@@ -104,6 +133,12 @@ class BotApiEmulator(BotMethods):
             result = await self._dispatch(method, params)
         except ApiError as error:
             return web.json_response(error.payload(), status=error.code)
+        except DropConnection:
+            if request.transport is not None:
+                request.transport.close()
+            # The handler is cancelled as the connection goes (handler_cancellation).
+            await asyncio.sleep(60)
+            raise web.HTTPServiceUnavailable() from None
         return web.json_response({"ok": True, "result": result})
 
     async def _dispatch(self, method: str, params: Params) -> Any:
@@ -117,6 +152,8 @@ class BotApiEmulator(BotMethods):
         injected = self._injected.get(name)
         if injected:
             raise injected.pop(0)
+        if self.flood is not None:
+            self.flood.check(name, params.raw.get("chat_id"))
         if inspect.iscoroutinefunction(handler):
             return await handler(params)
         return handler(params)
