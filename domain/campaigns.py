@@ -16,7 +16,8 @@ Time is a parameter (STYLE 7): ``year`` and ``today`` are passed in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -52,6 +53,18 @@ class Direction(CodeList):
 
 MonthDay = tuple[int, int]
 
+ITEM_TITLE_MAX = 100  # stage_item.title
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing a stage names as due (报送事项): a short title and, for an
+    official form, its key (the forms issue builds the workbook from it);
+    None for prose (a report, a list of names)."""
+
+    title: str
+    form: str | None = None
+
 
 @dataclass(frozen=True, kw_only=True)
 class StageTemplate:
@@ -65,6 +78,9 @@ class StageTemplate:
     due: str
     direction: Direction
     vague: bool = False  # the notice says only 上旬/中旬/底/a month: show “约”
+    # What the ``due`` text names, one item per form or report; a 工作安排
+    # stage owes nothing to anyone. None given: the stage itself is the item.
+    items: tuple[Item, ...] = ()
 
     def __post_init__(self) -> None:
         # Templates are code, not user input: a bad one is a programming error.
@@ -75,6 +91,10 @@ class StageTemplate:
         for month, day in (self.end, *((self.start,) if self.start else ())):
             if not (1 <= month <= 12 and 1 <= day <= 31):
                 raise ValueError(f"stage {self.key}: no such month/day {month}/{day}")
+        if self.direction is Direction.internal and self.items:
+            raise ValueError(f"stage {self.key}: a 工作安排 stage owes no items")
+        if any(not 0 < len(i.title) <= ITEM_TITLE_MAX for i in self.items):
+            raise ValueError(f"stage {self.key}: an item title is empty or too long")
 
 
 _B, _C, _I = Direction.branch_to_committee, Direction.committee_to_upper, Direction.internal
@@ -96,6 +116,7 @@ _SCHOOL_2016 = (
         end=(3, 11),  # 三 末段: 3月11日前
         due="具体负责该项工作人员名单和联系方式（报校党委组织部）",
         direction=_C,
+        items=(Item("工作人员名单和联系方式"),),
     ),
     StageTemplate(
         key="survey_stats",
@@ -103,6 +124,7 @@ _SCHOOL_2016 = (
         end=(3, 18),  # 二(一): 2016年3月18日前
         due="党员摸底核查情况统计表（附件9，按教职工和学生分类填写）",
         direction=_C,
+        items=(Item("党员摸底核查情况统计表（附件9）", "survey_stats"),),
     ),
     StageTemplate(
         key="registers",
@@ -111,6 +133,12 @@ _SCHOOL_2016 = (
         due="经查找取得联系党员登记表（附件1）、经查找仍然无法取得联系党员登记表（附件2）、"
         "流动党员登记表（附件5）、“口袋”党员登记表（附件7）",
         direction=_B,
+        items=(
+            Item("经查找取得联系党员登记表（附件1）", "found_register"),
+            Item("经查找仍然无法取得联系党员登记表（附件2）", "unreachable_register"),
+            Item("流动党员登记表（附件5）", "mobile_register"),
+            Item("“口袋”党员登记表（附件7）", "pocket_register"),
+        ),
     ),
     StageTemplate(
         key="summaries",
@@ -121,6 +149,11 @@ _SCHOOL_2016 = (
         due="与党组织失去联系党员情况汇总表（附件3）、流动党员情况汇总表（附件6）、"
         "“口袋”党员情况汇总表（附件8）",
         direction=_C,
+        items=(
+            Item("与党组织失去联系党员情况汇总表（附件3）", "lost_summary"),
+            Item("流动党员情况汇总表（附件6）", "mobile_summary"),
+            Item("“口袋”党员情况汇总表（附件8）", "pocket_summary"),
+        ),
     ),
     StageTemplate(
         key="final_report",
@@ -128,6 +161,11 @@ _SCHOOL_2016 = (
         end=(7, 15),  # 二(六): 2016年7月15日前
         due="综合情况报告、1个排查案例、与党组织失去联系党员管理及处置情况汇总表（附件4）",
         direction=_C,
+        items=(
+            Item("综合情况报告", "report"),
+            Item("排查案例（1个）"),
+            Item("失去联系党员管理及处置情况汇总表（附件4）", "disposal_summary"),
+        ),
     ),
     StageTemplate(
         key="close",
@@ -156,6 +194,11 @@ _CITY_2016 = (
         due="与党组织失去联系党员情况汇总表（附件7）、外出流动党员情况汇总表（附件8）；"
         "党员信息库建设全部完成，数据报市直工委组织部",
         direction=_C,
+        items=(
+            Item("与党组织失去联系党员情况汇总表（附件7）", "lost_summary"),
+            Item("外出流动党员情况汇总表（附件8）", "mobile_summary"),
+            Item("党员信息库数据"),
+        ),
     ),
     StageTemplate(
         key="final_report",
@@ -163,6 +206,10 @@ _CITY_2016 = (
         end=(6, 20),  # 三.7: 2016年6月20日前
         due="综合报告、与党组织失去联系党员管理及处置情况汇总表（附件9）",
         direction=_C,
+        items=(
+            Item("综合报告", "report"),
+            Item("失去联系党员管理及处置情况汇总表（附件9）", "disposal_summary"),
+        ),
     ),
     StageTemplate(
         key="close",
@@ -200,6 +247,11 @@ _MOBILE_2023 = (
         due="集中排查工作情况报告、流出党员有关情况统计表（附件2）；"
         "附件1 台账报党委办公室备案并动态更新",
         direction=_B,
+        items=(
+            Item("集中排查工作情况报告", "report"),
+            Item("流出党员有关情况统计表（附件2）", "outflow_stats"),
+            Item("流出党员基本信息登记表（附件1 台账）", "outflow_register"),
+        ),
     ),
 )
 
@@ -219,6 +271,7 @@ _DUAL_CHECK = (
         end=(2, 20),  # 二(一)1: 此项工作在2月20日前完成
         due="各党(总)支部完成动员部署",
         direction=_B,
+        items=(Item("动员部署完成情况"),),
     ),
     StageTemplate(
         key="sweep",
@@ -235,6 +288,13 @@ _DUAL_CHECK = (
         due="排查工作情况报告及处理建议；经查找取得联系党员登记表、经查找仍然无法取得联系党员登记表、"
         "与党组织失去联系党员情况汇总表、流动党员管理有关情况统计表（党(工)委书记签字确认）",
         direction=_C,
+        items=(
+            Item("排查工作情况报告及处理建议", "report"),
+            Item("经查找取得联系党员登记表", "found_register"),
+            Item("经查找仍然无法取得联系党员登记表", "unreachable_register"),
+            Item("与党组织失去联系党员情况汇总表", "lost_summary"),
+            Item("流动党员管理有关情况统计表", "mobile_stats"),
+        ),
     ),
     StageTemplate(
         key="rectify",
@@ -251,6 +311,7 @@ _DUAL_CHECK = (
         end=(8, 5),
         due="各党(总)支部整改规范综合报告报党(工)委；党(工)委逐一检查、验收",
         direction=_B,
+        items=(Item("整改规范综合报告", "report"),),
     ),
     StageTemplate(
         key="final_report",
@@ -258,6 +319,10 @@ _DUAL_CHECK = (
         end=(8, 6),  # 二(四)2: 8月6日前
         due="综合报告、与党组织失去联系党员管理及处置情况汇总表",
         direction=_C,
+        items=(
+            Item("综合报告", "report"),
+            Item("失去联系党员管理及处置情况汇总表", "disposal_summary"),
+        ),
     ),
 )
 
@@ -284,12 +349,21 @@ class Stage:
     what: str
     direction: Direction
     approximate: bool = False
+    items: tuple[Item, ...] = ()
 
     def when(self) -> str:
         """As the chat shows it: “2月25日至3月31日”, “约3月10日”."""
         due = f"{self.due.month}月{self.due.day}日"
         text = f"{self.starts.month}月{self.starts.day}日至{due}" if self.starts else due
         return ("约" + text) if self.approximate else text
+
+
+def owed_items(stage: Stage) -> tuple[Item, ...]:
+    """The items a stage's rows are created with: none for 工作安排, the named
+    ones, else one item named as the stage (as migration 0008 did for old rows)."""
+    if stage.direction is Direction.internal:
+        return ()
+    return stage.items or (Item(stage.title[:ITEM_TITLE_MAX]),)
 
 
 def _year_checked(year: int) -> int:
@@ -330,6 +404,7 @@ def resolve_stage(stage: StageTemplate, year: int) -> Stage:
         what=stage.due,
         direction=stage.direction,
         approximate=stage.vague,
+        items=stage.items,
     )
 
 
@@ -444,3 +519,87 @@ def template_plan(template: TemplateKey, year: int, name: str | None = None) -> 
 def days_left(due: date, today: date) -> int:
     """Days until ``due``: 0 on the day, negative once past."""
     return (due - today).days
+
+
+# ---- R-REMIND: when reminders are owed ----------------------------------------
+
+DEFAULT_OFFSETS: tuple[int, ...] = (7, 3, 1, 0)  # days before a deadline; 0 is the day
+OFFSET_MAX = 60  # the longest lead a campaign can ask for (about two months)
+OFFSETS_MAX_COUNT = 8  # "60,45,30,…" fits campaign.remind_offsets (32 characters)
+# Escalation to committee staff (issue 14 point 4): three days before a
+# deadline, and on the morning after it passed (-1).
+ESCALATE_BEFORE = 3
+ESCALATE_AFTER = -1
+
+_SEPARATORS = re.compile(r"[\s,，、;；/]+")
+
+
+def parse_offsets(text: str) -> tuple[int, ...]:
+    """Reminder days typed by committee staff: “7 3 1 0”, “7,3,1,0”, “7、3、1、0”.
+    Returned largest first, without repeats. 0 is the day of the deadline."""
+    parts = [p for p in _SEPARATORS.split(text.strip()) if p]
+    if not parts:
+        raise InvalidInput(N_("请填写提前几天提醒，例如“7 3 1 0”（0表示截止当天）。"))
+    values: set[int] = set()
+    for part in parts:
+        if not part.isascii() or not part.isdigit():
+            raise InvalidInput(
+                N_("“{part}”不是天数。请只填数字，用空格隔开，例如“7 3 1 0”。"),
+                part=part[:10],
+            )
+        value = int(part)
+        if value > OFFSET_MAX:
+            raise InvalidInput(
+                N_("提前{n}天太早了，最多提前{max}天。"),
+                n=value,
+                max=OFFSET_MAX,
+            )
+        values.add(value)
+    if len(values) > OFFSETS_MAX_COUNT:
+        raise InvalidInput(
+            N_("最多设置{max}个提醒日，现在是{n}个，请减少一些。"),
+            max=OFFSETS_MAX_COUNT,
+            n=len(values),
+        )
+    return tuple(sorted(values, reverse=True))
+
+
+def format_offsets(offsets: Sequence[int]) -> str:
+    """As stored in campaign.remind_offsets: “7,3,1,0”."""
+    return ",".join(str(o) for o in sorted(set(offsets), reverse=True))
+
+
+def offsets_of(stored: str | None) -> tuple[int, ...]:
+    """The offsets a campaign row holds; None (never changed) is the default.
+    A value the checks would refuse (written by hand in the database) falls
+    back to the default rather than silencing every reminder."""
+    if stored is None:
+        return DEFAULT_OFFSETS
+    try:
+        return parse_offsets(stored)
+    except InvalidInput:
+        return DEFAULT_OFFSETS
+
+
+def reminder_offset(days_left: int, offsets: Sequence[int]) -> int | None:
+    """The offset a reminder is owed for today (R-REMIND): the smallest offset
+    at or above ``days_left``. On an offset's own day that is the offset; after
+    downtime the scheduler catches up with one reminder for the latest offset
+    passed, which says the real days left, never a stale one. None once the
+    deadline passed, or while it is further away than every offset."""
+    if days_left < 0:
+        return None
+    ahead = [o for o in offsets if o >= days_left]
+    return min(ahead) if ahead else None
+
+
+def escalation_offset(days_left: int) -> int | None:
+    """Whether committee staff are owed the list of branches still missing
+    (issue 14 point 4): ``ESCALATE_BEFORE`` from three days before until the
+    deadline (catching up after downtime), ``ESCALATE_AFTER`` on the day after
+    it passed; None otherwise."""
+    if 0 <= days_left <= ESCALATE_BEFORE:
+        return ESCALATE_BEFORE
+    if days_left == ESCALATE_AFTER:
+        return ESCALATE_AFTER
+    return None
