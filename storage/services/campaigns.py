@@ -10,15 +10,29 @@ from datetime import date, datetime
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.campaigns import Direction, Stage, TemplateKey, default_span, stages_for, validate_plan
+from domain.campaigns import (
+    Direction,
+    Item,
+    Stage,
+    TemplateKey,
+    default_span,
+    format_offsets,
+    offsets_of,
+    owed_items,
+    parse_offsets,
+    stages_for,
+    validate_plan,
+)
 from domain.errors import N_, InvalidInput
 from storage.db import utc, write_tx
 from storage.models import (
     Campaign,
     CampaignBranch,
     CampaignStage,
+    ItemSubmission,
     Member,
     Organisation,
+    StageItem,
     SweepAnswer,
 )
 from storage.services import audit
@@ -43,6 +57,24 @@ class Deadline:
 
     campaign: Campaign
     stage: CampaignStage
+
+
+def _item_rows(stage_id: int, items: Iterable[Item]) -> list[StageItem]:
+    return [
+        StageItem(stage_id=stage_id, position=n, title=item.title, form=item.form)
+        for n, item in enumerate(items)
+    ]
+
+
+async def _add_stage_rows(
+    session: AsyncSession, campaign_id: int, stages: Iterable[Stage]
+) -> list[CampaignStage]:
+    """The stages and the items each owes (none for 工作安排)."""
+    rows = [(s, _stage_row(campaign_id, s)) for s in stages]
+    session.add_all(row for _s, row in rows)
+    await session.flush()
+    session.add_all(item for s, row in rows for item in _item_rows(row.id, owed_items(s)))
+    return [row for _s, row in rows]
 
 
 def _stage_row(campaign_id: int, stage: Stage) -> CampaignStage:
@@ -88,7 +120,7 @@ async def create_campaign(
         )
         session.add(campaign)
         await session.flush()
-        session.add_all(_stage_row(campaign.id, s) for s in plan.stages)
+        await _add_stage_rows(session, campaign.id, plan.stages)
         session.add_all(CampaignBranch(campaign_id=campaign.id, branch_id=b) for b in sorted(scope))
         audit.record(
             session,
@@ -306,9 +338,7 @@ async def add_stage(
             raise InvalidInput(N_("阶段名称不能为空，最多60个字。"))
         existing = [_as_stage(s) for s in await _stages(session, campaign.id)]
         validate_plan(campaign.name, campaign.starts, campaign.ends, (*existing, stage))
-        row = _stage_row(campaign.id, stage)
-        session.add(row)
-        await session.flush()
+        (row,) = await _add_stage_rows(session, campaign.id, [stage])
         audit.record(
             session,
             actor_id=actor.user_id,
@@ -327,16 +357,53 @@ async def remove_stage(session: AsyncSession, actor: Actor, stage_id: int) -> No
         if row is None:
             raise AccessDenied
         campaign = await _campaign_for_change(session, actor, row.campaign_id)
+        items = select(StageItem.id).where(StageItem.stage_id == row.id)
+        marks = await session.execute(
+            delete(ItemSubmission).where(ItemSubmission.item_id.in_(items))
+        )
+        await session.execute(delete(StageItem).where(StageItem.stage_id == row.id))
         await session.execute(delete(CampaignStage).where(CampaignStage.id == row.id))
+        # The marks go with the stage; the audit keeps every mark and undo
+        # (storage/services/submissions.py) and counts what was removed here.
         audit.record(
             session,
             actor_id=actor.user_id,
             entity="stage",
             entity_id=row.id,
             action="remove",
+            field="marks",
             old=f"{row.title} {row.due}",
+            new=getattr(marks, "rowcount", None),
             org_id=campaign.committee_id,
         )
+
+
+async def set_offsets(
+    session: AsyncSession, actor: Actor, campaign_id: int, text: str
+) -> tuple[int, ...]:
+    """Committee staff set the days before each deadline that reminders go out
+    (R-REMIND), typed as “7 3 1 0”; returns the offsets saved."""
+    offsets = parse_offsets(text)
+    async with write_tx(session):
+        campaign = await _campaign_for_change(session, actor, campaign_id)
+        old = campaign.remind_offsets
+        campaign.remind_offsets = format_offsets(offsets)
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            entity="campaign",
+            entity_id=campaign.id,
+            action="offsets",
+            field="remind_offsets",
+            old=old,
+            new=campaign.remind_offsets,
+            org_id=campaign.committee_id,
+        )
+    return offsets
+
+
+def campaign_offsets(campaign: Campaign) -> tuple[int, ...]:
+    return offsets_of(campaign.remind_offsets)
 
 
 async def close_campaign(
