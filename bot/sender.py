@@ -150,7 +150,7 @@ class PriorityBucket:
     No lock is held while waiting: waiters are futures granted by one timer,
     so a queue of thousands of bulk sends costs nothing to pass."""
 
-    def __init__(self, rate: float, capacity: float, reserve: float = 3.0) -> None:
+    def __init__(self, rate: float, capacity: float, reserve: float = 5.0) -> None:
         self.rate = rate
         self.capacity = max(capacity, reserve + 1)
         self.reserve = reserve
@@ -158,6 +158,8 @@ class PriorityBucket:
         self._interactive: deque[asyncio.Future[None]] = deque()
         self._bulk: deque[asyncio.Future[None]] = deque()
         self._timer: asyncio.TimerHandle | None = None
+        # Seconds each recent interactive send waited for its token.
+        self.interactive_waits: deque[float] = deque(maxlen=10_000)
 
     @property
     def waiting(self) -> tuple[int, int]:
@@ -165,11 +167,23 @@ class PriorityBucket:
         return len(self._interactive), len(self._bulk)
 
     async def take(self, bulk: bool = False) -> None:
+        self._refill()
+        if not self._interactive and (
+            self.tokens >= 1 + self.reserve if bulk else self.tokens >= 1
+        ):
+            if not bulk or not self._bulk:  # nobody ahead in its queue
+                self.tokens -= 1
+                if not bulk:
+                    self.interactive_waits.append(0.0)
+                return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         (self._bulk if bulk else self._interactive).append(future)
         self._pump()
+        start = time.monotonic()
         try:
             await future
+            if not bulk:
+                self.interactive_waits.append(time.monotonic() - start)
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
                 self.tokens += 1  # granted just as we were cancelled: give it back
@@ -233,7 +247,7 @@ class Sender(BaseRequestMiddleware):
         global_rate: float = 28.0,
         chat_rate: float = 1.0,
         chat_burst: float = 20.0,
-        reserve: float = 3.0,
+        reserve: float = 5.0,
         on_blocked: BlockedHook | None = None,
         sleep: Sleep = asyncio.sleep,
         max_tries: int = _MAX_TRIES,
