@@ -9,6 +9,16 @@ from aiogram.exceptions import TelegramForbiddenError
 from bot.sender import bulk
 
 
+class Sleeps:
+    """The Sender's injected sleep: notes the waits, waits no real time."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
 async def test_a_text_over_4096_characters_arrives_in_parts_with_the_keyboard_last(world):
     user = world.user(700)
     await user.send("/start")  # the chat must exist, as on Telegram
@@ -31,9 +41,11 @@ async def test_429_is_waited_out_and_retried(world):
     user = world.user(701)
     await user.send("/start")
     await user.wait_idle()
-    world.emulator.inject_429("sendMessage", times=1, retry_after=1)
+    world.app.sender.sleep = sleeps = Sleeps()
+    world.emulator.inject_429("sendMessage", times=1, retry_after=7)
     await world.app.bot.send_message(701, "重试后送达")
     assert user.last.text == "重试后送达"
+    assert sleeps.waits == [7]  # Telegram's retry_after, not a guess
 
 
 async def test_403_from_a_user_who_blocked_the_bot_is_remembered(world):
@@ -47,16 +59,6 @@ async def test_403_from_a_user_who_blocked_the_bot_is_remembered(world):
 
 
 # ---- retries, 403 bookkeeping, priority (issue 14, point 6) -------------------
-
-
-class Sleeps:
-    """The Sender's injected sleep: notes the waits, waits no real time."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 def sends_to(world, chat_id: int) -> int:
