@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +33,20 @@ class Settings(BaseSettings):
     pocket_days: int = 90
     # Updates handled at once; the database pools are sized from it.
     max_concurrent_updates: int = 16
+    # The scheduler (issue 14, R-REMIND), in local time (``timezone``): the daily
+    # digest from digest_time, reminders and escalations from reminder_time,
+    # nothing in quiet hours (start > end spans midnight); what falls in them
+    # waits for the morning.
+    digest_time: time = time(8, 30)
+    reminder_time: time = time(9, 0)
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+    # `paicha run` runs the scheduler in the same process; turn it off where
+    # several bot processes run and one `paicha scheduler` sends for all.
+    scheduler_enabled: bool = True
+    # A claimed notification not confirmed within this many minutes (its
+    # sender died between claim and send) is claimed and sent again.
+    notify_stale_minutes: int = 5
 
     @field_validator("paicha_admin_ids", mode="before")
     @classmethod
