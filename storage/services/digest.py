@@ -10,10 +10,12 @@ storage tests check the two agree member by member.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -57,6 +59,7 @@ from storage.models import Member, MobileRecord, Organisation, RoleGrant, Search
 from storage.services.access import Role
 
 CLOCKS = tuple(c.value for c in Clock)  # the order a digest lists them in
+_CHUNK = 500  # rows turned into Crossings between two yields to the event loop
 
 
 @dataclass(frozen=True)
@@ -197,7 +200,10 @@ def _scan(
             .outerjoin(found, found.c.member_id == Member.id)
             .where(
                 Member.last_org_life.between(mobile.first, mobile.last),
-                Member.transfer_letter_date.is_(None),
+                # Not a bare IS NULL: SQLite has no statistics (nothing runs
+                # ANALYZE) and would walk the 介绍信 index for it — nearly every
+                # member — instead of the 组织生活 range (bench/scan.py: 5×).
+                func.coalesce(Member.transfer_letter_date, None).is_(None),
                 contact > lost_before(today),
                 not_(_mobile_registered()),
                 *scope,
@@ -276,19 +282,28 @@ async def crossings(
     if statement is None:
         return []
     rows = (await session.execute(statement)).all()
-    order = {c: i for i, c in enumerate(CLOCKS)}
-    result = [
-        Crossing(
-            member_id=r.id,
-            branch_id=r.branch_id,
-            name=r.name,
-            clock=r.clock,
-            crossed_on=_crossed_on(r.clock, r.start, r.start_text, pocket_days),
-        )
-        for r in rows
-    ]
-    result.sort(key=lambda c: (order[c.clock], c.crossed_on, c.name, c.member_id))
+    # A day's window holds a handful of distinct start dates per clock: work
+    # each crossing date out once.
+    crossed: dict[tuple[str, date | None, str | None], date] = {}
+    by_clock: dict[str, list[Crossing]] = {c: [] for c in CLOCKS}
+    for first in range(0, len(rows), _CHUNK):
+        if first:
+            # A big day (thousands crossing) must not hold the bot's event
+            # loop while the rows become Crossings: let other updates in.
+            await asyncio.sleep(0)
+        for member_id, branch_id, name, clock, start, text in rows[first : first + _CHUNK]:
+            key = (clock, start, text)
+            day = crossed.get(key)
+            if day is None:
+                day = crossed[key] = _crossed_on(clock, start, text, pocket_days)
+            by_clock[clock].append(Crossing(member_id, branch_id, name, clock, day))
+    result: list[Crossing] = []
+    for clock in CLOCKS:
+        result += sorted(by_clock[clock], key=_BY_DAY_AND_NAME)
     return result
+
+
+_BY_DAY_AND_NAME = attrgetter("crossed_on", "name", "member_id")
 
 
 # ---- who is told ------------------------------------------------------------------------------

@@ -17,6 +17,16 @@ from tests.factories import member_values
 TODAY = date(2026, 11, 25)  # the e2e clock's day
 
 
+async def _next(user, needle: str):  # type: ignore[no-untyped-def]
+    """The next bot message or edit containing ``needle`` (the scheduler may
+    send its own digest in between: the order of the two is not fixed)."""
+    for _ in range(10):
+        message = await user.reply()
+        if needle in message.text:
+            return message
+    raise AssertionError(f"no message with {needle!r}")
+
+
 async def _digest_off(world, user_id: int) -> bool:  # type: ignore[no-untyped-def]
     async with world.app.sessionmaker() as s:
         return bool(await s.scalar(select(User.digest_off).where(User.id == user_id)))
@@ -25,20 +35,20 @@ async def _digest_off(world, user_id: int) -> bool:  # type: ignore[no-untyped-d
 async def test_notify_turns_the_daily_digest_off_and_on(branch_world):
     sec = branch_world.user(101)
     await sec.send("/notify")
-    shown = await sec.reply()
+    shown = await _next(sec, "每日提醒：")
     assert "已开启" in shown.text
-    await sec.press("关闭每日提醒")
-    assert "已关闭" in (await sec.reply()).text
+    await sec.press("关闭每日提醒", message=shown)
+    assert "已关闭" in (await _next(sec, "每日提醒：")).text
     assert await _digest_off(branch_world, 101)
-    await sec.press("开启每日提醒")
-    assert "已开启" in (await sec.reply()).text
+    await sec.press("开启每日提醒", message=shown)
+    assert "已开启" in (await _next(sec, "每日提醒：")).text
     assert not await _digest_off(branch_world, 101)
 
     staff = branch_world.user(201)
     await staff.send("/notify")
-    await staff.reply()
-    await staff.press("关闭每日提醒")
-    await staff.reply()
+    shown = await _next(staff, "每日提醒：")
+    await staff.press("关闭每日提醒", message=shown)
+    await _next(staff, "已关闭")
     assert await _digest_off(branch_world, 201)
 
 
@@ -62,15 +72,17 @@ async def test_a_digest_button_opens_the_members_card_R_LOST_6M(branch_world):
     text, keyboard = render_digest(mine[0])
     sec = branch_world.user(101)
     await sec.send("/notify")  # a private chat exists once the user wrote
-    await sec.reply()
-    await branch_world.app.bot.send_message(101, text, reply_markup=keyboard)
-    digest = await sec.reply()
-    assert "失联超过6个月" in digest.text and member_values(5)["name"] in digest.text
-    await sec.press("1")
-    card = await sec.reply()
-    assert "党员卡片" in card.text and member_values(5)["name"] in card.text
+    await _next(sec, "每日提醒：")
+    sent = await branch_world.app.bot.send_message(101, text, reply_markup=keyboard)
+    digest = await _next(sec, "失联超过6个月")
+    assert member_values(5)["name"] in digest.text
+    await sec.press("1", message=sent.message_id)
+    card = await _next(sec, "党员卡片")
+    assert member_values(5)["name"] in card.text
     assert "记录查找" in " ".join(card.button_texts)  # the secretary's own card
-    assert sec.messages[-2].text == digest.text  # the digest is still there
+    # The card came as a new message: the digest is still there to tap the next one.
+    [still] = [m for m in sec.messages if m.message_id == sent.message_id]
+    assert still.text == text.replace("<b>", "").replace("</b>", "")
 
 
 async def test_committee_digest_counts_per_branch_and_opens_the_names(branch_world):
@@ -83,16 +95,14 @@ async def test_committee_digest_counts_per_branch_and_opens_the_names(branch_wor
     assert "一支部" in text and "二支部" in text and "失联1" in text
     staff = branch_world.user(201)
     await staff.send("/notify")
-    await staff.reply()
-    await branch_world.app.bot.send_message(201, text, reply_markup=keyboard)
-    await staff.reply()
-    await staff.press("二支部")
-    names = await staff.reply()
+    await _next(staff, "每日提醒：")
+    sent = await branch_world.app.bot.send_message(201, text, reply_markup=keyboard)
+    await staff.press("二支部", message=sent.message_id)
+    names = await _next(staff, "点编号打开党员卡片")
     assert member_values(6)["name"] in names.text
     assert member_values(5)["name"] not in names.text
-    await staff.press("1")
-    card = await staff.reply()
-    assert "党员卡片" in card.text
+    await staff.press("1", message=names)
+    card = await _next(staff, "党员卡片")
     assert "记录查找" not in " ".join(card.button_texts)  # committee staff read only
 
 
@@ -100,7 +110,7 @@ async def test_a_forged_branch_tap_is_refused_R_ACL_BRANCH(branch_world):
     await _lost_today(branch_world, "一支部", 5)
     sec = branch_world.user(102)  # secretary of 二支部
     await sec.send("/notify")
-    await sec.reply()
+    await _next(sec, "每日提醒：")
     data = f"dgb:{branch_world.orgs['一支部']}:{TODAY.toordinal() - 1}:{TODAY.toordinal()}"
     answer = await sec.callback_answer(await sec.press_data(data))
     assert answer.text == "无权限"
