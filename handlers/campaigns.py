@@ -1,5 +1,6 @@
-"""/campaign and /deadlines — start a campaign from a notice's template, adjust
-its stages, close it; everyone in scope sees what is due and when (截止时间)."""
+"""/campaign — start a campaign from a notice's template, adjust its stages,
+its scope and its reminder days (R-REMIND), close it. What is due and by whom
+is /deadlines (handlers/deadlines.py)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.campaigns import TemplateKey, days_left, default_name, template_plan
+from domain.campaigns import TemplateKey, days_left, default_name, offsets_of, template_plan
 from domain.clock import Clock
 from domain.dates import parse_date
 from domain.errors import InvalidInput
 from handlers.filters import HasRole, Known
 from handlers.routes import Routes
-from storage.models import Campaign, CampaignStage, Organisation
+from storage.models import CampaignStage, Organisation
 from storage.services import campaigns
 from storage.services.access import Actor, Role
 
@@ -28,8 +29,9 @@ router.filter(Known())
 
 
 class CampaignAct(CallbackData, prefix="cp"):
-    """``op``: new / tpl / view / move / drop / add / close; the scope picker's
-    scope (open it) / tick / all / none / spage / ok / yes; ids only."""
+    """``op``: new / tpl / view / move / drop / add / close / remind (the
+    reminder days); the scope picker's scope (open it) / tick / all / none /
+    spage / ok / yes; ids only."""
 
     op: str
     id: int = 0
@@ -43,6 +45,7 @@ class CampaignFlow(StatesGroup):
     move = State()
     add_title = State()
     add_due = State()
+    offsets = State()
 
 
 def _b(text: str, op: str, id_: int = 0, value: str = "") -> InlineKeyboardButton:
@@ -56,6 +59,16 @@ def _due_text(stage: CampaignStage, clock: Clock) -> str:
     about = _("约") if stage.approximate else ""
     when = _("已过") if left < 0 else (_("今天") if left == 0 else _("还有{n}天").format(n=left))
     return f"{about}{stage.due.month}月{stage.due.day}日（{when}）"
+
+
+def _offsets_text(offsets: tuple[int, ...]) -> str:
+    """“截止前7、3、1天和当天” (R-REMIND)."""
+    before = "、".join(str(o) for o in offsets if o > 0)
+    if before and 0 in offsets:
+        return _("截止前{days}天和当天").format(days=before)
+    if before:
+        return _("截止前{days}天").format(days=before)
+    return _("截止当天")
 
 
 @router.message(Command("campaign"), HasRole(Role.COMMITTEE))
@@ -207,6 +220,9 @@ async def _show(
     ]
     if len(branches) <= SCOPE_NAMES_SHOWN:
         lines.append("、".join(html.quote(b.name) for b in branches))
+    lines.append(
+        _("报送提醒：{days}").format(days=_offsets_text(offsets_of(campaign.remind_offsets)))
+    )
     for i, stage in enumerate(stages, 1):
         what = f" · {html.quote(stage.what)}" if stage.what else ""
         lines.append(f"{i}. {html.quote(stage.title)} — {_due_text(stage, clock)}{what}")
@@ -223,7 +239,9 @@ async def _show(
         keyboard.append(
             [_b(_("➕ 增加阶段"), "add", campaign.id), _b(_("结束排查"), "close", campaign.id)]
         )
-        keyboard.append([_b(_("🏢 调整范围"), "scope", campaign.id)])
+        keyboard.append(
+            [_b(_("🏢 调整范围"), "scope", campaign.id), _b(_("⏰ 提醒日"), "remind", campaign.id)]
+        )
     await message.answer(
         "\n".join(lines),
         reply_markup=InlineKeyboardMarkup(inline_keyboard=keyboard) if keyboard else None,
@@ -325,6 +343,45 @@ async def close(
     assert isinstance(call.message, Message)
     await campaigns.close_campaign(session, actor, callback_data.id, clock.now())
     await call.message.answer(_("已结束这次排查。"))
+
+
+@router.callback_query(CampaignAct.filter(F.op == "remind"), HasRole(Role.COMMITTEE))
+async def ask_offsets(
+    call: CallbackQuery,
+    callback_data: CampaignAct,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+) -> None:
+    """⏰ 提醒日: one tap, then the days typed as “7 3 1 0” (R-REMIND)."""
+    assert isinstance(call.message, Message)
+    campaign, _scope = await campaigns.scope_of(session, actor, callback_data.id)
+    await state.set_state(CampaignFlow.offsets)
+    await state.set_data({"campaign_id": campaign.id})
+    await call.message.answer(
+        _(
+            "现在：{days}。\n请发送截止前几天提醒，用空格隔开，0表示截止当天，例如“7 3 1 0”。"
+        ).format(days=_offsets_text(offsets_of(campaign.remind_offsets)))
+    )
+
+
+@router.message(CampaignFlow.offsets, F.text)
+async def typed_offsets(
+    message: Message, state: FSMContext, session: AsyncSession, actor: Actor, clock: Clock
+) -> None:
+    data = await state.get_data()
+    try:
+        offsets = await campaigns.set_offsets(
+            session, actor, data["campaign_id"], message.text or ""
+        )
+    except InvalidInput as exc:
+        await message.answer(
+            html.quote(exc.render(_)) + "\n" + _("请重新输入，或发送 /cancel 取消。")
+        )
+        return
+    await state.clear()
+    await message.answer(_("✅ 报送提醒：{days}").format(days=_offsets_text(offsets)))
+    await _show(message, session, actor, clock, data["campaign_id"])
 
 
 # ---- the scope (排查范围): which branches take part --------------------------
@@ -477,27 +534,9 @@ async def confirm_scope(
     await _show(call.message, session, actor, clock, data["campaign_id"])
 
 
-@router.message(Command("deadlines"))
-async def list_deadlines(
-    message: Message, session: AsyncSession, actor: Actor, clock: Clock
-) -> None:
-    rows = await campaigns.deadlines(session, actor, clock.today())
-    if not rows:
-        await message.answer(_("目前没有待办的截止时间。"))
-        return
-    lines = [_("<b>截止时间</b>")]
-    current: Campaign | None = None
-    for d in rows[:40]:
-        if current is None or current.id != d.campaign.id:
-            current = d.campaign
-            lines.append(f"\n<b>{html.quote(current.name)}</b>")
-        what = f" · {html.quote(d.stage.what)}" if d.stage.what else ""
-        lines.append(f"• {html.quote(d.stage.title)} — {_due_text(d.stage, clock)}{what}")
-    await message.answer("\n".join(lines))
-
-
 @router.message(CampaignFlow.name)
 @router.message(CampaignFlow.move)
+@router.message(CampaignFlow.offsets)
 @router.message(CampaignFlow.add_title)
 @router.message(CampaignFlow.add_due)
 async def fallback(message: Message) -> None:
