@@ -13,7 +13,8 @@ reminders all pass through it.
   an interactive send is waiting, and they never take the last
   ``reserve`` tokens of the overall bucket, so an interactive reply finds one
   at once even while thousands of reminders are queued (issue 14, point 6).
-- 429 Too Many Requests: wait ``retry_after`` and try again (a few times).
+- 429 Too Many Requests: wait ``retry_after`` and try again (up to five
+  times), taking tokens again like any send.
 - 5xx and network errors: try again with exponential backoff and jitter
   (about 0.5 s, 1 s, 2 s, 4 s; five tries in all). A 400 is our mistake and
   is never retried; neither is a 413 (too large).
@@ -60,7 +61,7 @@ log = logging.getLogger(__name__)
 
 TEXT_LIMIT = 4096
 _SENDING = (SendMessage, SendDocument, SendPhoto)
-_MAX_RETRIES = 3  # 429s waited out per request
+_MAX_RETRIES = 5  # 429s waited out per request
 _MAX_TRIES = 5  # tries in all on 5xx / network errors
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 4.0
@@ -129,12 +130,20 @@ class TokenBucket:
         self.tokens, self.stamp = capacity, time.monotonic()
         self.lock = asyncio.Lock()
 
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
     async def take(self) -> None:
+        if not self.lock.locked():  # nobody waiting: no lock to take (a fan-out's first send)
+            self._refill()
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return
         async with self.lock:
             while True:
-                now = time.monotonic()
-                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-                self.stamp = now
+                self._refill()
                 if self.tokens >= 1:
                     self.tokens -= 1
                     return
@@ -177,8 +186,11 @@ class PriorityBucket:
                     self.interactive_waits.append(0.0)
                 return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        (self._bulk if bulk else self._interactive).append(future)
-        self._pump()
+        queue = self._bulk if bulk else self._interactive
+        behind = bool(queue) and self._timer is not None  # the timer will come to it
+        queue.append(future)
+        if not behind:
+            self._pump()
         start = time.monotonic()
         try:
             await future
@@ -302,14 +314,16 @@ class Sender(BaseRequestMiddleware):
     async def _send(self, make_request, bot, method):  # type: ignore[no-untyped-def]
         chat_id = getattr(method, "chat_id", None)
         sending = isinstance(method, _SENDING)
-        if sending:
-            # The chat's bucket first: a send waiting for its chat holds no
-            # overall token meanwhile.
-            await self.chat_buckets[chat_id].take()
-            await self.global_bucket.take(bulk=_BULK.get())
         name = type(method).__name__
         waited_out, failures = 0, 0
         while True:
+            if sending:
+                # Every try takes its tokens, a retry too: retries after a
+                # 429 must not arrive together on top of the steady flow.
+                # The chat's bucket first: a send waiting for its chat holds
+                # no overall token meanwhile.
+                await self.chat_buckets[chat_id].take()
+                await self.global_bucket.take(bulk=_BULK.get())
             try:
                 response = await make_request(bot, method)
             except TelegramRetryAfter as exc:
