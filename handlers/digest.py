@@ -151,7 +151,9 @@ def _committee(d: Digest) -> tuple[str, InlineKeyboardMarkup]:
     rows = []
     size = sum(len(line) + 1 for line in lines)
     for b in d.branches[:MAX_BRANCHES]:
-        counts = " · ".join(f"{_(SHORT[clock])}{n}" for clock, n in b.counts)
+        counts = " · ".join(
+            _("{what}{n}人").format(what=_(SHORT[clock]), n=n) for clock, n in b.counts
+        )
         line = f"{html.quote(b.name)}：{counts}"
         if size + len(line) > TEXT_BUDGET:
             break
