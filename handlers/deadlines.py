@@ -12,6 +12,7 @@ Every tap is checked again in storage/services/submissions.py.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import date
 from functools import cache
 
@@ -59,8 +60,18 @@ class DueAct(CallbackData, prefix="dl"):
     back: str = ""
 
 
-def _b(text: str, **data: object) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=DueAct(**data).pack())  # type: ignore[arg-type]
+def _b(
+    text: str,
+    *,
+    op: str,
+    stage_id: int = 0,
+    org_id: int = 0,
+    item_id: int = 0,
+    page: int = 0,
+    back: str = "",
+) -> InlineKeyboardButton:
+    data = DueAct(op=op, stage_id=stage_id, org_id=org_id, item_id=item_id, page=page, back=back)
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
 
 
 def _short(title: str) -> str:
@@ -85,7 +96,9 @@ def _item_line(item: ItemState) -> str:
     return ("✅ " if item.done else "⬜ ") + html.quote(item.title)
 
 
-def _toggle(prefix: str, stage_id: int, org_id: int, item: ItemState, back: str):  # type: ignore[no-untyped-def]
+def _toggle(
+    prefix: str, stage_id: int, org_id: int, item: ItemState, back: str
+) -> InlineKeyboardButton:
     """One button per item: ⬜ marks it 已报送, ✅ takes the mark back."""
     return _b(
         f"{prefix}{'✅' if item.done else '⬜'} {_short(item.title)}",
@@ -308,7 +321,10 @@ def _fallback_i18n() -> I18n:
     return build_i18n()
 
 
-def _in_locale(locale: str | None, render):  # type: ignore[no-untyped-def]
+Rendered = tuple[str, InlineKeyboardMarkup]
+
+
+def _in_locale(locale: str | None, render: Callable[[], Rendered]) -> Rendered:
     """Render in the recipient's language inside the caller's I18n context
     (a handler's or the scheduler's), or without one."""
     i18n = I18n.get_current(no_error=True)
@@ -318,7 +334,7 @@ def _in_locale(locale: str | None, render):  # type: ignore[no-untyped-def]
     return _use(i18n, locale, render)
 
 
-def _use(i18n: I18n, locale: str | None, render):  # type: ignore[no-untyped-def]
+def _use(i18n: I18n, locale: str | None, render: Callable[[], Rendered]) -> Rendered:
     with i18n.use_locale(locale if locale in SUPPORTED else i18n.default_locale):
         return render()
 
@@ -356,7 +372,7 @@ def render_reminder(r: Reminder) -> tuple[str, InlineKeyboardMarkup]:
             rows = [[_b(_("打开报送事项"), op="org", stage_id=r.stage_id, org_id=r.org_id)]]
         return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
 
-    return _in_locale(r.locale, render)  # type: ignore[no-any-return]
+    return _in_locale(r.locale, render)
 
 
 def render_escalation(e: EscalationNotice) -> tuple[str, InlineKeyboardMarkup]:
@@ -380,4 +396,4 @@ def render_escalation(e: EscalationNotice) -> tuple[str, InlineKeyboardMarkup]:
         button = _b(_("📋 各党支部报送情况"), op="stage", stage_id=e.stage_id)
         return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=[[button]])
 
-    return _in_locale(e.locale, render)  # type: ignore[no-any-return]
+    return _in_locale(e.locale, render)
