@@ -40,6 +40,7 @@ router.filter(Known())
 
 # Telegram: at most 4,096 characters in a message and 100 buttons in a keyboard.
 MAX_STAGES = 40
+TEXT_BUDGET = 3_700  # room left for the closing lines
 MAX_BUTTONS = 90
 BRANCH_PAGE = 30
 NAMES_SHOWN = 10
@@ -120,62 +121,59 @@ async def _edit(message: Message, text: str, markup: InlineKeyboardMarkup | None
 # ---- /deadlines ----------------------------------------------------------------
 
 
+def _stage_block(n: int, d: StageDue, today: date) -> tuple[list[str], list[InlineKeyboardButton]]:
+    """One stage of /deadlines: its lines and its buttons (numbered as the stage)."""
+    lines = [f"{n}. {html.quote(d.title)} — {_when(d.due, days_left(d.due, today), d.approximate)}"]
+    buttons: list[InlineKeyboardButton] = []
+    if not d.own and d.branches is None and d.what:
+        lines.append("   " + html.quote(d.what))
+    named = len(d.own) > 1 or d.branches is not None or d.direction is Direction.committee_to_upper
+    for org in d.own:
+        if named:
+            lines.append("   " + _("{org}：").format(org=html.quote(org.org_name)))
+        lines.extend("   " + _item_line(i) for i in org.items)
+        buttons.extend(_toggle(f"{n} ", d.stage_id, org.org_id, i, "a") for i in org.items)
+    if d.branches is not None:
+        late = d.missing_branches
+        if late:
+            names = "、".join(html.quote(b.org_name) for b in late[:NAMES_SHOWN])
+            more = _("等") if len(late) > NAMES_SHOWN else ""
+            lines.append(
+                "   "
+                + _("未报送：{n}/{total}个党支部（{names}{more}）").format(
+                    n=len(late), total=len(d.branches), names=names, more=more
+                )
+            )
+        else:
+            lines.append("   " + _("✅ 各党支部已全部报送"))
+        label = _("{n} 📋 各党支部报送情况（未报{late}个）").format(n=n, late=len(late))
+        buttons.append(_b(label, op="stage", stage_id=d.stage_id))
+    return lines, buttons
+
+
 def _overview(dues: list[StageDue], today: date) -> tuple[str, InlineKeyboardMarkup | None]:
     if not dues:
         return _("目前没有待办的截止时间。"), None
     lines = [_("<b>截止时间</b>")]
     buttons: list[list[InlineKeyboardButton]] = []
-    count = 0
+    size = len(lines[0])
     campaign_id = 0
-    owes_anything = False
+    shown = 0
     for n, d in enumerate(dues[:MAX_STAGES], 1):
+        block, taps = _stage_block(n, d, today)
         if d.campaign_id != campaign_id:
-            campaign_id = d.campaign_id
-            lines.append(f"\n<b>{html.quote(d.campaign_name)}</b>")
-        left = days_left(d.due, today)
-        lines.append(f"{n}. {html.quote(d.title)} — {_when(d.due, left, d.approximate)}")
-        if not d.own and d.branches is None and d.what:
-            lines.append("   " + html.quote(d.what))
-        for org in d.own:
-            owes_anything = True
-            if (
-                len(d.own) > 1
-                or d.branches is not None
-                or d.direction is Direction.committee_to_upper
-            ):
-                lines.append("   " + _("{org}：").format(org=html.quote(org.org_name)))
-            lines.extend("   " + _item_line(i) for i in org.items)
-            for item in org.items:
-                if count < MAX_BUTTONS:
-                    buttons.append([_toggle(f"{n} ", d.stage_id, org.org_id, item, "a")])
-                    count += 1
-        if d.branches is not None:
-            late = d.missing_branches
-            if late:
-                names = "、".join(html.quote(b.org_name) for b in late[:NAMES_SHOWN])
-                more = _("等") if len(late) > NAMES_SHOWN else ""
-                lines.append(
-                    "   "
-                    + _("未报送：{n}/{total}个党支部（{names}{more}）").format(
-                        n=len(late), total=len(d.branches), names=names, more=more
-                    )
-                )
-            else:
-                lines.append("   " + _("✅ 各党支部已全部报送"))
-            if count < MAX_BUTTONS:
-                buttons.append(
-                    [
-                        _b(
-                            _("{n} 📋 各党支部报送情况（未报{late}个）").format(
-                                n=n, late=len(late)
-                            ),
-                            op="stage",
-                            stage_id=d.stage_id,
-                        )
-                    ]
-                )
-                count += 1
-    if owes_anything:
+            block.insert(0, f"\n<b>{html.quote(d.campaign_name)}</b>")
+        cost = sum(len(line) + 1 for line in block)
+        if size + cost > TEXT_BUDGET or len(buttons) + len(taps) > MAX_BUTTONS:
+            break  # Telegram's limits: the later stages come once these are done
+        campaign_id = d.campaign_id
+        lines.extend(block)
+        buttons.extend([t] for t in taps)
+        size += cost
+        shown = n
+    if shown < len(dues):
+        lines.append("\n" + _("……另有{n}个阶段，截止日期更晚。").format(n=len(dues) - shown))
+    if any(d.own for d in dues[:shown]):
         lines.append("\n" + _("报送后点对应事项标记“已报送”；点错了再点一次即可撤销。"))
     markup = InlineKeyboardMarkup(inline_keyboard=buttons) if buttons else None
     return "\n".join(lines), markup

@@ -160,3 +160,34 @@ def test_deadline_callback_data_fits_in_64_bytes():
     for op in ("mark", "undo", "stage", "org"):
         data = DueAct(op=op, stage_id=big, org_id=big, item_id=big, page=99_999, back="a")
         assert len(data.pack().encode()) <= 64
+
+
+def test_a_long_list_of_deadlines_keeps_to_telegrams_limits():
+    """4,096 characters and 100 buttons: later stages are counted, not cut mid-way."""
+    from bot.i18n import build_i18n
+    from domain.campaigns import Direction
+    from handlers.deadlines import _overview
+    from storage.services.submissions import ItemState, OrgItems, StageDue
+
+    items = tuple(ItemState(i, f"第{i}号汇总表（附件{i}）", None, i % 2 == 0) for i in range(6))
+    branches = tuple(OrgItems(100 + b, f"第{b}党支部", items) for b in range(30))
+    dues = [
+        StageDue(
+            campaign_id=1,
+            campaign_name="2027年党员组织关系集中排查",
+            stage_id=n,
+            title=f"第{n}阶段报送",
+            what="",
+            due=date(2027, 3, 1 + n % 28),
+            approximate=False,
+            direction=Direction.branch_to_committee,
+            closed=False,
+            own=(OrgItems(100, "第0党支部", items),),
+            branches=branches,
+        )
+        for n in range(60)
+    ]
+    with build_i18n().context():
+        text, markup = _overview(dues, date(2027, 2, 1))
+    assert len(text) <= 4096 and len(markup.inline_keyboard) <= 100
+    assert "另有" in text
