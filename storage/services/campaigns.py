@@ -17,7 +17,6 @@ from domain.campaigns import (
     TemplateKey,
     default_span,
     format_offsets,
-    offsets_of,
     owed_items,
     parse_offsets,
     stages_for,
@@ -400,10 +399,6 @@ async def set_offsets(
             org_id=campaign.committee_id,
         )
     return offsets
-
-
-def campaign_offsets(campaign: Campaign) -> tuple[int, ...]:
-    return offsets_of(campaign.remind_offsets)
 
 
 async def close_campaign(
