@@ -3,15 +3,23 @@ invented members. Every name, ID number and phone here is made up."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.idcard import check_digit
 from storage.db import write_tx
-from storage.models import FamilyMember, Member, MemberCategory, Organisation
-from storage.services.access import Role
+from storage.models import (
+    Campaign,
+    CampaignStage,
+    FamilyMember,
+    Member,
+    MemberCategory,
+    Organisation,
+)
+from storage.services import campaigns
+from storage.services.access import Role, load_actor
 from storage.services.orgs import create_org
 from storage.services.users import grant_role
 
@@ -67,7 +75,15 @@ def demo_id(birth: date, male: bool, serial: int) -> str:
     return first17 + check_digit(first17)
 
 
-async def seed_demo(session: AsyncSession, user_id: int) -> None:
+# The demo campaign is the 全市 双查 template moved so that today falls in its
+# 集中排查 stage, with the 登记表/汇总表 deadline this many days ahead: /deadlines,
+# /sweep and /review have something to show, and a reminder is days away.
+DEMO_TEMPLATE = "dual_check"
+DEMO_REPORTS_STAGE = "reports"
+DEMO_DAYS_TO_REPORTS = 6
+
+
+async def seed_demo(session: AsyncSession, user_id: int, today: date) -> None:
     """Idempotent: a second sandbox start finds the demo already there."""
     if await session.scalar(select(Organisation.id).where(Organisation.name == COMMITTEE)):
         return
@@ -121,3 +137,38 @@ async def seed_demo(session: AsyncSession, user_id: int) -> None:
         await grant_role(
             session, user_id=user_id, role=Role.SECRETARY, org_id=branches[0].id, granted_by=None
         )
+    await _demo_campaign(session, user_id, committee.id, today)
+
+
+async def _demo_campaign(
+    session: AsyncSession, user_id: int, committee_id: int, today: date
+) -> None:
+    actor = await load_actor(session, user_id)
+    campaign = await campaigns.create_campaign(
+        session,
+        actor,
+        committee_id,
+        template=DEMO_TEMPLATE,
+        name=f"{today.year}年党员组织关系集中排查（演示）",
+        year=today.year,
+    )
+    async with write_tx(session):
+        reports_due = await session.scalar(
+            select(CampaignStage.due).where(
+                CampaignStage.campaign_id == campaign.id,
+                CampaignStage.key == DEMO_REPORTS_STAGE,
+            )
+        )
+        assert reports_due is not None
+        shift = today + timedelta(days=DEMO_DAYS_TO_REPORTS) - reports_due
+        row = await session.get(Campaign, campaign.id)
+        assert row is not None
+        row.starts, row.ends = row.starts + shift, row.ends + shift
+        stages = list(
+            await session.scalars(
+                select(CampaignStage).where(CampaignStage.campaign_id == campaign.id)
+            )
+        )
+        for stage in stages:
+            stage.due = stage.due + shift
+            stage.starts = stage.starts + shift if stage.starts else None

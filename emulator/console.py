@@ -16,7 +16,10 @@ from emulator.user import ChatUser
 
 InputFunc = Callable[[str], Awaitable[str]]
 
-HELP = "输入文字直接发送；输入数字按下最新消息的第 N 个按钮；/upload 路径 上传文件；/quit 退出。"
+HELP = (
+    "输入文字直接发送；输入数字 N 按下最新一条消息的第 N 个按钮（没有这个按钮时作为文字发送）；"
+    "/upload 路径 上传文件；/quit 退出。"
+)
 
 
 async def _stdin_input(prompt: str) -> str:
@@ -104,13 +107,20 @@ class _Console:
                 break
         self.show_new()
 
+    def button_count(self) -> int:
+        """Buttons on the latest message in the chat (0 when it has none)."""
+        chat = self.emulator.chats.get(self.user.user_id)
+        live = [s for s in (chat.messages.values() if chat else []) if not s.deleted]
+        if not live:
+            return 0
+        latest = max(live, key=lambda sent: sent.message_id).current
+        return sum(len(row) for row in latest.buttons)
+
     async def handle(self, line: str) -> None:
-        if line.isdigit():
-            try:
-                callback_id = await self.user.press(int(line))
-            except AssertionError as error:
-                self.say(f"⚠️ 无法按下按钮: {error}")
-                return
+        # A number presses a button only when it is one of the latest message's
+        # buttons; anything else ("13900001234", an ID number) is typed text.
+        if line.isdigit() and 1 <= int(line) <= self.button_count():
+            callback_id = await self.user.press(int(line))
             self.pending_callback = callback_id
         elif line.startswith("/upload"):
             raw = line.removeprefix("/upload").strip().strip("'\"")
@@ -137,8 +147,10 @@ async def run_console(
     input_func: InputFunc | None = None,
     output: TextIO = sys.stdout,
     settle: float = 0.5,
+    echo: TextIO | None = None,
 ) -> None:
-    """REPL against a running bot; returns on /quit or end of input."""
+    """REPL against a running bot; returns on /quit or end of input. ``echo``
+    receives each typed line (a transcript beside the terminal)."""
     read = input_func or _stdin_input
     console = _Console(emulator, user, Path(files_dir), output)
     console.say(f"💬 与机器人对话（用户 {user.first_name}，ID {user.user_id}）。{HELP}")
@@ -150,6 +162,8 @@ async def run_console(
                 line = (await read("你> ")).strip()
             except EOFError:
                 break
+            if echo is not None:
+                echo.write(f"你> {line}\n")
             if line == "/quit":
                 break
             if not line:
