@@ -159,7 +159,7 @@ class PriorityBucket:
     No lock is held while waiting: waiters are futures granted by one timer,
     so a queue of thousands of bulk sends costs nothing to pass."""
 
-    def __init__(self, rate: float, capacity: float, reserve: float = 5.0) -> None:
+    def __init__(self, rate: float, capacity: float, reserve: float = 10.0) -> None:
         self.rate = rate
         self.capacity = max(capacity, reserve + 1)
         self.reserve = reserve
@@ -259,7 +259,7 @@ class Sender(BaseRequestMiddleware):
         global_rate: float = 28.0,
         chat_rate: float = 1.0,
         chat_burst: float = 20.0,
-        reserve: float = 5.0,
+        reserve: float = 10.0,
         on_blocked: BlockedHook | None = None,
         sleep: Sleep = asyncio.sleep,
         max_tries: int = _MAX_TRIES,
