@@ -10,8 +10,8 @@ group, answered with 429 + retry_after), and the real bot built as
 The fan-out: one reminder each to N distinct invented users (default 5,000).
 ``scheduler/delivery.py`` (claim → send → confirm through the ledger) did not
 exist when this bench was written, so each reminder is sent as the scheduler
-will send it: ``with bulk(): await bot.send_message(user_id, text)``, all of
-them queued at once. Point it at the delivery function once that lands.
+will send it: ``with bulk(): await bot.send_message(user_id, text)``, from
+``--workers`` senders at once (default 100), all waiting in the Sender. Point it at the delivery function once that lands.
 
 The interactive side: a few secretaries (default 5) each walk the /log
 script of bench/log_attempts.py (6 steps, each waiting for the bot's reply),
@@ -32,7 +32,7 @@ Sender token tell CPU contention (one process runs everything) from queueing
 behind the fan-out.
 
     .venv/bin/python bench/fanout.py [--quick | --messages 5000] [--users 5]
-        [--pause 5] [--rounds 10] [--faults K] [--db sqlite|postgres --pg-url …]
+        [--pause 5] [--rounds 10] [--workers 100] [--faults K] [--db sqlite|postgres --pg-url …]
 
 ``--faults K`` also injects K server errors (500) and K dropped connections
 into sendMessage as the fan-out starts: the Sender retries them, so lost and
@@ -141,13 +141,22 @@ def _p95_max(values: Iterable[float]) -> str:
     return f"p95 {1000 * p95:.0f} ms, max {1000 * data[-1]:.0f} ms"
 
 
-async def fan_out(app, recipients: list[int]) -> list[BaseException]:  # type: ignore[no-untyped-def]
-    async def one(uid: int) -> None:
-        with bulk():
-            await app.bot.send_message(uid, reminder_text(uid), parse_mode=None)
+async def fan_out(app, recipients: list[int], workers: int) -> list[BaseException]:  # type: ignore[no-untyped-def]
+    """``workers`` senders take the next recipient in turn, as a delivery
+    loop would (not 5,000 tasks at once); each waits in the Sender's bucket."""
+    queue = iter(recipients)
+    failures: list[BaseException] = []
 
-    outcomes = await asyncio.gather(*(one(uid) for uid in recipients), return_exceptions=True)
-    return [o for o in outcomes if isinstance(o, BaseException)]
+    async def worker() -> None:
+        with bulk():
+            for uid in queue:
+                try:
+                    await app.bot.send_message(uid, reminder_text(uid), parse_mode=None)
+                except Exception as exc:
+                    failures.append(exc)
+
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return failures
 
 
 def count_deliveries(emulator: BotApiEmulator, recipients: list[int]) -> tuple[int, int]:
@@ -219,7 +228,7 @@ async def main(args: argparse.Namespace) -> int:
                 working = asyncio.create_task(
                     work(emulator, during, secretaries, args.pause, keep_going, 1, 45)
                 )
-                failures = await fan_out(app, recipients)
+                failures = await fan_out(app, recipients, args.workers)
                 fan_seconds = time.perf_counter() - start
                 keep_going.clear()
                 await working
@@ -313,6 +322,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--users", type=int, default=5, help="secretaries doing /log (default 5)")
     p.add_argument("--pause", type=float, default=5.0, help="seconds between rounds (default 5)")
     p.add_argument("--rounds", type=int, default=10, help="/log rounds alone (default 10)")
+    p.add_argument(
+        "--workers", type=int, default=100, help="reminders in flight at once (default 100)"
+    )
     p.add_argument("--faults", type=int, default=0, metavar="K", help="inject K 500s + K drops")
     p.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     p.add_argument("--pg-url", help="postgresql+asyncpg://… (a DB to CREATE/DROP scratch DBs from)")
