@@ -38,6 +38,37 @@ def _run(settings: Settings) -> int:
     return 0
 
 
+def _scheduler(settings: Settings) -> int:
+    """Reminders and the daily digest alone, no polling: for deployments with
+    several bot processes (run those with SCHEDULER_ENABLED=false). Safe to
+    run twice: the ledger sends every message once."""
+    if not settings.bot_token:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    import signal
+
+    from bot.runner import assemble
+
+    async def main() -> None:
+        app = await assemble(settings, scheduler=True)
+        assert app.scheduler is not None
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):  # not on this platform
+                pass
+        try:
+            app.scheduler.start()
+            await stop.wait()
+        finally:
+            await app.close()  # finishes and confirms the message being sent
+
+    asyncio.run(main())
+    return 0
+
+
 def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -71,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paicha", description="排查 — 党员组织关系集中排查助手")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="连接 Telegram 开始运行（长轮询）")
+    sub.add_parser("scheduler", help="只运行定时提醒（不接收消息；多个机器人进程时单独运行）")
     sandbox = sub.add_parser("sandbox", help="离线试用：本机模拟 Telegram，在终端里聊天")
     sandbox.add_argument("--dir", default="./sandbox-files", help="机器人发来的文件保存到这里")
     sandbox.add_argument("--script", help="从文件逐行读取输入（培训演示用）")
@@ -117,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     if args.command == "run":
         return _run(settings)
+    if args.command == "scheduler":
+        return _scheduler(settings)
     if args.command == "sandbox":
         return _sandbox(settings, args)
     if args.command == "db":

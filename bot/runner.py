@@ -17,6 +17,7 @@ from bot.sender import Sender
 from bot.settings import Settings
 from domain.clock import Clock
 from handlers.common import publish_default_commands
+from scheduler import SchedulerApp, build_scheduler
 from storage.db import create_engine, make_sessionmaker
 from storage.fsm import SqlStorage
 from storage.migrate import upgrade_async
@@ -35,10 +36,15 @@ class Paicha:
     clock: Clock
     sender: Sender
     fsm_engine: AsyncEngine
+    # Reminders and the daily digest (issue 14): None when this process does
+    # not send them (SCHEDULER_ENABLED=false; `paicha scheduler` elsewhere).
+    scheduler: SchedulerApp | None = None
 
     async def poll(self) -> None:
         await self.bot.delete_webhook(drop_pending_updates=False)
         await publish_default_commands(self.bot)
+        if self.scheduler is not None:
+            self.scheduler.start()
         await self.dp.start_polling(
             self.bot,
             handle_signals=False,
@@ -49,6 +55,9 @@ class Paicha:
         )
 
     async def close(self) -> None:
+        if self.scheduler is not None:
+            # First: the message being sent is finished and confirmed.
+            await self.scheduler.stop()
         await self.bot.session.close()
         await self.engine.dispose()
         await self.fsm_engine.dispose()
@@ -67,8 +76,11 @@ async def assemble(
     *,
     migrate: bool = True,
     sender: Sender | None = None,
+    scheduler: bool | None = None,
 ) -> Paicha:
-    """Upgrade the schema, grant the configured admins, build bot and dispatcher."""
+    """Upgrade the schema, grant the configured admins, build bot and dispatcher,
+    and the scheduler unless ``scheduler`` (default: SCHEDULER_ENABLED) is false;
+    it starts with ``poll()`` and stops with ``close()``."""
     quiet_data_loggers()
     if migrate:
         await upgrade_async(settings.database_url)
@@ -87,4 +99,7 @@ async def assemble(
     dp = build_dispatcher(
         settings, sessionmaker, clock, storage=SqlStorage(make_sessionmaker(fsm_engine))
     )
-    return Paicha(settings, engine, sessionmaker, bot, dp, clock, sender, fsm_engine)
+    app = Paicha(settings, engine, sessionmaker, bot, dp, clock, sender, fsm_engine)
+    if settings.scheduler_enabled if scheduler is None else scheduler:
+        app.scheduler = build_scheduler(settings, bot=bot, sessionmaker=sessionmaker, clock=clock)
+    return app

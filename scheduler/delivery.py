@@ -19,6 +19,7 @@ to users go first, so a fan-out of thousands never holds up the bot.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -38,6 +39,8 @@ from storage.services import notifications as ledger
 from storage.services.blocking import mark_blocked
 
 log = logging.getLogger(__name__)
+
+CONFIRM_TRIES = 4  # about 3.5 s in all
 
 Rendered = tuple[str, InlineKeyboardMarkup | None]
 
@@ -186,7 +189,25 @@ class Delivery:
             log.error("%s %d: not sent (%s), retried later", item.kind, row_id, type(exc).__name__)
             report.failed += 1
             return
-        async with self.sessionmaker() as session:
-            await ledger.confirm(session, row_id, self.clock.now())
+        await self._confirm(item, row_id)
         report.sent += 1
         report.by_kind[item.kind] += 1
+
+    async def _confirm(self, item: Outgoing, row_id: int) -> None:
+        """The message went out: an unconfirmed row would be sent again once
+        stale, so a failing write is tried again a few times."""
+        for attempt in range(CONFIRM_TRIES):
+            try:
+                async with self.sessionmaker() as session:
+                    await ledger.confirm(session, row_id, self.clock.now())
+                return
+            except Exception as exc:
+                if attempt + 1 == CONFIRM_TRIES:
+                    log.error(
+                        "%s %d: sent but not confirmed (%s): may go again once stale",
+                        item.kind,
+                        row_id,
+                        type(exc).__name__,
+                    )
+                    return
+                await asyncio.sleep(0.5 * 2**attempt)
