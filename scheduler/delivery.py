@@ -13,8 +13,9 @@ its own transaction). No database session is held across a send.
 - Anything else, after the Sender's own retries (429, 5xx, network): the claim
   stays unconfirmed and a later tick sends it once it is stale.
 
-Sends go one by one: the Sender paces them at Telegram's rate and lets replies
-to users go first, so a fan-out of thousands never holds up the bot.
+Sends go from a background task, a few at a time (each recipient's one by
+one, in order): the Sender paces them at Telegram's rate and lets replies to
+users go first, so a fan-out of thousands never holds up the bot.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ from storage.services.blocking import mark_blocked
 log = logging.getLogger(__name__)
 
 CONFIRM_TRIES = 4  # about 3.5 s in all
+# Messages in flight at once (each recipient's in order): one by one would
+# cap the rate at 1 / (Telegram's round trip + two short writes).
+WORKERS = 4
 
 Rendered = tuple[str, InlineKeyboardMarkup | None]
 
@@ -102,8 +106,10 @@ class Delivery:
         i18n: I18n,
         stale: timedelta = ledger.STALE,
         name: str | None = None,
+        workers: int = WORKERS,
     ) -> None:
         self.bot = bot
+        self.workers = workers
         self.sessionmaker = sessionmaker
         self.clock = clock
         self.i18n = i18n
@@ -117,19 +123,37 @@ class Delivery:
         if not items:
             return report
         known = await self._known(items)
+        # One recipient's messages go in order, by one worker; a few workers
+        # keep the Sender's rate when Telegram answers slowly.
+        by_recipient: dict[int, list[Outgoing]] = defaultdict(list)
         for item in items:
-            if stopping():
-                report.failed += 1  # not tried: the next start sends it
-                continue
-            entry = known.get(item.key)
-            if entry is not None and entry.settled:
-                report.settled += 1
-                continue
-            if entry is not None and entry.in_flight(self.clock.now(), self.stale):
-                report.in_flight += 1
-                continue
-            await self._one(item, report)
+            by_recipient[item.recipient].append(item)
+        queue = list(by_recipient.values())
+        queue.reverse()
+
+        async def worker() -> None:
+            while queue:
+                for item in queue.pop():
+                    if stopping():
+                        report.failed += 1  # not tried: a later tick sends it
+                        continue
+                    entry = known.get(item.key)
+                    if entry is not None and entry.settled:
+                        report.settled += 1
+                    elif entry is not None and entry.in_flight(self.clock.now(), self.stale):
+                        report.in_flight += 1
+                    else:
+                        await self._guarded(item, report)
+
+        await asyncio.gather(*(worker() for _ in range(max(1, min(self.workers, len(queue))))))
         return report
+
+    async def _guarded(self, item: Outgoing, report: Report) -> None:
+        try:
+            await self._one(item, report)
+        except Exception as exc:  # the database, mostly: the next tick tries again
+            log.error("%s: not delivered (%s)", item.kind, type(exc).__name__)
+            report.failed += 1
 
     async def _known(self, items: Sequence[Outgoing]) -> dict[ledger.Key, ledger.Entry]:
         dues: dict[str, set[date]] = defaultdict(set)
