@@ -353,3 +353,40 @@ def test_paicha_scheduler_is_a_command_and_needs_a_token(capsys, monkeypatch):
     monkeypatch.setenv("BOT_TOKEN", "")
     assert main(["scheduler"]) == 2
     assert "BOT_TOKEN" in capsys.readouterr().err
+
+
+async def test_after_downtime_the_digest_catches_up_and_passed_reminders_are_not_sent_R_REMIND(
+    branch_world,
+):
+    """Down from the morning of 8 December until 16 December 09:00: the digest
+    then lists who crossed while it was down; the reminders for the deadline
+    of 15 December are not sent late; the escalation of the morning after is."""
+    world = branch_world
+    await started(world, [101, 102, 201])
+    staff = Actor(201, (Grant(Role.COMMITTEE, world.orgs["示例党委"]),))
+    async with world.app.sessionmaker() as s:
+        await campaigns.create_campaign(
+            s, staff, world.orgs["示例党委"], template="mobile_2023", name="流动党员排查", year=2026
+        )
+    async with world.app.sessionmaker() as s, write_tx(s):
+        for i, last in ((1, date(2026, 6, 7)), (2, date(2026, 6, 12))):
+            # Lost from 8 December and from 13 December (R-LOST-6M).
+            s.add(Member(branch_id=world.orgs["一支部"], **member_values(i, last_org_life=last)))
+    clock = clock_at(2026, 12, 8, 9, 0)
+    app = scheduler(world, clock)
+    first = await app.tick()
+    assert first.report.by_kind == {"digest": 2, "reminder": 2}  # 7 days before
+    assert "（共1人）" in world.user(101).messages[-2].text
+
+    clock.shift(timedelta(days=8))  # 16 December 09:00, a new process
+    back = await scheduler(world, clock).tick()
+    assert back.report.by_kind == {"digest": 2, "escalation": 1}
+    digest = next(m.text for m in reversed(world.user(101).messages) if "每日提醒" in m.text)
+    assert "12月9日至12月16日" in digest and "（共1人）" in digest
+    assert "报送逾期" in world.user(201).last.text
+    async with world.app.sessionmaker() as s:
+        offsets = sorted(
+            r.offset_days
+            for r in await s.scalars(select(Notification).where(Notification.kind == "reminder"))
+        )
+    assert offsets == [7, 7]  # none of 3, 1 or 0 days sent after the deadline
