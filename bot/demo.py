@@ -8,6 +8,8 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.clocks import LOST_AFTER_MONTHS, lost_from
+from domain.dates import add_months
 from domain.idcard import check_digit
 from storage.db import write_tx
 from storage.models import (
@@ -130,6 +132,7 @@ async def seed_demo(session: AsyncSession, user_id: int, today: date) -> None:
                         position=position,
                     )
                 )
+        session.add(_soon_lost(branches[0].id, today))
         await grant_role(session, user_id=user_id, role=Role.ADMIN, org_id=None, granted_by=None)
         await grant_role(
             session, user_id=user_id, role=Role.COMMITTEE, org_id=committee.id, granted_by=None
@@ -138,6 +141,34 @@ async def seed_demo(session: AsyncSession, user_id: int, today: date) -> None:
             session, user_id=user_id, role=Role.SECRETARY, org_id=branches[0].id, granted_by=None
         )
     await _demo_campaign(session, user_id, committee.id, today)
+
+
+# A member whose six months run out this many days after the demo is seeded, so
+# `/clock +2d 09:00` brings the daily digest with a member newly lost (R-LOST-6M).
+DEMO_DAYS_TO_LOST = 2
+
+
+def _soon_lost(branch_id: int, today: date) -> Member:
+    crossing = today + timedelta(days=DEMO_DAYS_TO_LOST)
+    # Month ends clamp (31 Aug − 6 months = 28 Feb): the latest contact whose
+    # six months run out by then.
+    last = add_months(crossing, -LOST_AFTER_MONTHS) + timedelta(days=3)
+    while lost_from(last) > crossing:
+        last -= timedelta(days=1)
+    birth = date(1988, 4, 12)
+    return Member(
+        branch_id=branch_id,
+        name="吴示六",
+        gender="女",
+        birth=f"{birth:%Y-%m}",
+        joined="2012-06",
+        member_type="正式",
+        id_number=demo_id(birth, False, len(PEOPLE) + 1),
+        last_org_life=last,
+        last_dues=last,
+        phone="13900000006",
+        category=CATEGORIES[0],
+    )
 
 
 async def _demo_campaign(

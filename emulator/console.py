@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -15,6 +15,7 @@ from emulator.server import BotApiEmulator
 from emulator.user import ChatUser
 
 InputFunc = Callable[[str], Awaitable[str]]
+LocalCommand = Callable[[str], Awaitable[str]]
 
 HELP = (
     "输入文字直接发送；输入数字 N 按下最新一条消息的第 N 个按钮（没有这个按钮时作为文字发送）；"
@@ -148,9 +149,12 @@ async def run_console(
     output: TextIO = sys.stdout,
     settle: float = 0.5,
     echo: TextIO | None = None,
+    local: Mapping[str, LocalCommand] | None = None,
 ) -> None:
     """REPL against a running bot; returns on /quit or end of input. ``echo``
-    receives each typed line (a transcript beside the terminal)."""
+    receives each typed line (a transcript beside the terminal); ``local``
+    holds the console's own commands (the sandbox's ``/clock``), answered here
+    instead of being sent to the bot."""
     read = input_func or _stdin_input
     console = _Console(emulator, user, Path(files_dir), output)
     console.say(f"💬 与机器人对话（用户 {user.first_name}，ID {user.user_id}）。{HELP}")
@@ -169,7 +173,11 @@ async def run_console(
             if not line:
                 continue
             console.pending_callback = None
-            await console.handle(line)
+            own = (local or {}).get(line.split(maxsplit=1)[0])
+            if own is not None:
+                console.say(await own(line))
+            else:
+                await console.handle(line)
             await console.settle(settle)
             if console.pending_callback:
                 console.show_callback_answer(console.pending_callback)

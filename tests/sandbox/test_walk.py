@@ -38,6 +38,12 @@ def test_the_walk_shows_the_right_answers(tmp_path, capsys, monkeypatch):
     assert "没有看懂" not in answers["/deadlines"]
     # The demo user is staff and secretary: /sweep offers both views.
     assert "逐人五核查" in answers["/sweep"] and "按人员类别统计" in answers["/sweep"]
+    # Moving the demo clock runs the scheduler at once: the daily digest names the
+    # member newly lost (R-LOST-6M); two days on, the committee is reminded of the
+    # report due in two days (R-REMIND: the 3-day reminder, never sent before).
+    moved = answers["/clock +2d 09:00"]
+    assert "每日提醒 · 第一党支部" in moved and "吴示六" in moved
+    assert "报送提醒" in answers["/clock +2d"] and "还有2天" in answers["/clock +2d"]
 
     with sqlite3.connect(folder / "sandbox.sqlite3") as db:
         assert db.execute("SELECT count(*) FROM member WHERE name LIKE '/%'").fetchone() == (0,)
