@@ -12,21 +12,22 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from bot.app import build_bot
 from bot.settings import Settings
 from domain.clock import FixedClock, ShiftedClock
 from emulator import BotApiEmulator
 from scheduler import Outgoing, SchedulerApp
 from scheduler.jobs import Job
-from storage.db import write_tx
+from storage.db import create_engine, make_sessionmaker, write_tx
 from storage.models import Member, Notification, User
 from storage.services import campaigns
 from storage.services.access import Actor, Grant, Role
+from tests.conftest import both_backends
 from tests.e2e.conftest import TOKEN, World
 from tests.factories import member_values
 
@@ -35,14 +36,14 @@ USERS = list(range(501, 511))
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+async def world(db_url: str) -> AsyncIterator[World]:
     """The e2e world with the bot's own scheduler off: each test runs its
-    schedulers on a clock it moves."""
+    schedulers on a clock it moves. SQLite unless a test asks for both."""
     async with BotApiEmulator() as emulator:
         settings = Settings(
             bot_token=TOKEN,
             bot_api_url=emulator.base_url,
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'e2e.sqlite3'}",
+            database_url=db_url,
             paicha_admin_ids=[900],
             scheduler_enabled=False,
             _env_file=None,  # type: ignore[call-arg]
@@ -162,6 +163,36 @@ async def test_a_restart_mid_run_sends_nothing_twice_and_loses_nothing_R_REMIND(
     async with world.app.sessionmaker() as s:
         rows = (await s.scalars(select(Notification))).all()
     assert len(rows) == 30 and all(r.sent_at is not None and r.tries == 1 for r in rows)
+
+
+@both_backends
+async def test_two_schedulers_on_one_database_deliver_each_reminder_once_R_REMIND(world, db_url):
+    """Two processes (each its own engine, bot and Sender) tick at the same
+    moment, and again after the stale limit: every reminder arrives once."""
+    await started(world, USERS)
+    fake = Fake(USERS)
+    clock = clock_at(2026, 11, 25, 9, 0)
+    other_engine = create_engine(db_url)
+    other_bot = build_bot(world.settings)
+    try:
+        a = scheduler(world, clock, [fake.job()])
+        b = SchedulerApp(
+            bot=other_bot,
+            sessionmaker=make_sessionmaker(other_engine),
+            clock=clock,
+            settings=world.settings,
+            jobs=[fake.job()],
+        )
+        ticks = await asyncio.gather(a.tick(), b.tick())
+        assert sum(t.sent for t in ticks) == 30
+        clock.shift(timedelta(minutes=6))
+        ticks = await asyncio.gather(a.tick(), b.tick())
+        assert sum(t.sent for t in ticks) == 0
+    finally:
+        await other_bot.session.close()
+        await other_engine.dispose()
+    got = received(world)
+    assert set(got) == set(USERS) and set(got.values()) == {3}
 
 
 class HangingBot:
