@@ -7,11 +7,12 @@ group, answered with 429 + retry_after), and the real bot built as
 ``paicha run`` builds it (``bot.runner.assemble``: the Sender as assembled,
 ~28 msg/s).
 
-The fan-out: one reminder each to N distinct invented users (default 5,000).
-``scheduler/delivery.py`` (claim → send → confirm through the ledger) did not
-exist when this bench was written, so each reminder is sent as the scheduler
-will send it: ``with bulk(): await bot.send_message(user_id, text)``, from
-``--workers`` senders at once (default 100), all waiting in the Sender. Point it at the delivery function once that lands.
+The fan-out: one reminder each to N distinct invented users (default 5,000),
+through the scheduler's exactly-once delivery (``scheduler.delivery.Delivery``:
+claim in the ledger → ``with bulk(): bot.send_message`` → confirm), with its
+own number of workers (``--workers`` to change it). ``--direct`` skips the
+ledger: ``--workers`` senders (default 100) call ``with bulk():
+bot.send_message(...)`` themselves, all waiting in the Sender.
 
 The interactive side: a few secretaries (default 5) each walk the /log
 script of bench/log_attempts.py (6 steps, each waiting for the bot's reply),
@@ -32,7 +33,7 @@ Sender token tell CPU contention (one process runs everything) from queueing
 behind the fan-out.
 
     .venv/bin/python bench/fanout.py [--quick | --messages 5000] [--users 5]
-        [--pause 5] [--rounds 10] [--workers 100] [--faults K] [--db sqlite|postgres --pg-url …]
+        [--pause 5] [--rounds 10] [--direct] [--workers K] [--faults K] [--db sqlite|postgres --pg-url …]
 
 ``--faults K`` also injects K server errors (500) and K dropped connections
 into sendMessage as the fan-out starts: the Sender retries them, so lost and
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import random
 import resource
@@ -52,6 +54,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,11 +75,14 @@ from log_attempts import (  # noqa: E402
     run_bot,
 )
 
+from bot.i18n import build_i18n  # noqa: E402
 from bot.sender import bulk  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from emulator import BotApiEmulator, RateLimits  # noqa: E402
+from scheduler.delivery import Delivery, Outgoing, Report  # noqa: E402
 
 RECIPIENT_BASE = 5_000_000  # invented user ids, far from the secretaries'
+DUE = date(2027, 3, 31)
 
 
 def reminder_text(uid: int) -> str:
@@ -142,8 +148,8 @@ def _p95_max(values: Iterable[float]) -> str:
 
 
 async def fan_out(app, recipients: list[int], workers: int) -> list[BaseException]:  # type: ignore[no-untyped-def]
-    """``workers`` senders take the next recipient in turn, as a delivery
-    loop would (not 5,000 tasks at once); each waits in the Sender's bucket."""
+    """--direct: ``workers`` senders take the next recipient in turn (not
+    5,000 tasks at once); each waits in the Sender's bucket."""
     queue = iter(recipients)
     failures: list[BaseException] = []
 
@@ -157,6 +163,32 @@ async def fan_out(app, recipients: list[int], workers: int) -> list[BaseExceptio
 
     await asyncio.gather(*(worker() for _ in range(workers)))
     return failures
+
+
+async def deliver(app, recipients: list[int], workers: int | None) -> Report:  # type: ignore[no-untyped-def]
+    """Through the scheduler's delivery: claim → send → confirm per reminder."""
+    extra = {} if workers is None else {"workers": workers}
+    delivery = Delivery(
+        bot=app.bot,
+        sessionmaker=app.sessionmaker,
+        clock=app.clock,
+        i18n=build_i18n(app.settings.default_locale),
+        name="bench",
+        **extra,
+    )
+    items = [
+        Outgoing(
+            kind="reminder",
+            subject="bench:stage:1",
+            recipient=uid,
+            due=DUE,
+            offset_days=7,
+            locale="zh",
+            render=functools.partial(lambda u: (reminder_text(u), None), uid),
+        )
+        for uid in recipients
+    ]
+    return await delivery.deliver(items)
 
 
 def count_deliveries(emulator: BotApiEmulator, recipients: list[int]) -> tuple[int, int]:
@@ -228,7 +260,15 @@ async def main(args: argparse.Namespace) -> int:
                 working = asyncio.create_task(
                     work(emulator, during, secretaries, args.pause, keep_going, 1, 45)
                 )
-                failures = await fan_out(app, recipients, args.workers)
+                if args.direct:
+                    failures = await fan_out(app, recipients, args.workers or 100)
+                else:
+                    report = await deliver(app, recipients, args.workers)
+                    failures = []
+                    figures["report"] = (
+                        f"ledger: sent {report.sent}, dropped {report.dropped}, "
+                        f"failed {report.failed}, in flight {report.in_flight}"
+                    )
                 fan_seconds = time.perf_counter() - start
                 keep_going.clear()
                 await working
@@ -267,9 +307,14 @@ async def main(args: argparse.Namespace) -> int:
                 await drop()
 
     print()
+    how = (
+        f"`with bulk(): bot.send_message(...)` from {args.workers or 100} workers, no ledger"
+        if args.direct
+        else "scheduler.delivery.Delivery (claim → send → confirm)"
+    )
     print(
-        f"fan-out bench: {n} reminders to {n} distinct users with `with bulk(): "
-        f"bot.send_message(...)`, the Sender as assembled (~28 msg/s), the emulator "
+        f"fan-out bench: {n} reminders to {n} distinct users through {how}, "
+        f"the Sender as assembled (~28 msg/s), the emulator "
         f"enforcing Telegram's limits (30/s, 1/s per chat, 20/min per group); "
         f"{args.users} secretaries doing /log (6 steps, pause {args.pause:g}s between rounds, "
         f"{figures.get('per_round', 0):.1f} sendMessage per round, the rest edits); "
@@ -289,6 +334,8 @@ async def main(args: argparse.Namespace) -> int:
             f"Sender saw {figures['sender_stats']}"
         )
         failures = dict(figures["failures"])  # type: ignore[call-overload]
+        if "report" in figures:
+            print(figures["report"])
         print(
             f"lost {figures['lost']}, duplicated {figures['duplicated']}; "
             f"send failures raised to the caller: {failures or 0}"
@@ -323,7 +370,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pause", type=float, default=5.0, help="seconds between rounds (default 5)")
     p.add_argument("--rounds", type=int, default=10, help="/log rounds alone (default 10)")
     p.add_argument(
-        "--workers", type=int, default=100, help="reminders in flight at once (default 100)"
+        "--direct", action="store_true", help="bulk sends without the ledger (no Delivery)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="reminders in flight at once (default: Delivery's own; 100 with --direct)",
     )
     p.add_argument("--faults", type=int, default=0, metavar="K", help="inject K 500s + K drops")
     p.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
