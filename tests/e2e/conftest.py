@@ -95,6 +95,9 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             bot_api_url=emulator.base_url,
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'e2e.sqlite3'}",
             paicha_admin_ids=[900],
+            # The scheduler's digest and reminders would land between a test's
+            # own messages; tests/e2e/test_scheduler.py runs it on purpose.
+            scheduler_enabled=False,
             _env_file=None,  # type: ignore[call-arg]
         )
         w = World(emulator, settings)

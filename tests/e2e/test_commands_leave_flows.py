@@ -58,6 +58,7 @@ async def everything(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
             bot_api_url=emulator.base_url,
             database_url=f"sqlite+aiosqlite:///{tmp / 'e2e.sqlite3'}",
             paicha_admin_ids=[USER],
+            scheduler_enabled=False,  # no digest between a command and its answer
             _env_file=None,  # type: ignore[call-arg]
         )
         world = World(emulator, settings)
