@@ -21,6 +21,7 @@ from scheduler import SchedulerApp, build_scheduler
 from storage.db import create_engine, make_sessionmaker
 from storage.fsm import SqlStorage
 from storage.migrate import upgrade_async
+from storage.services.blocking import blocked_hook
 from storage.services.users import ensure_admins
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,9 @@ async def assemble(
     async with sessionmaker() as session:
         await ensure_admins(session, settings.paicha_admin_ids)
     clock = clock or Clock(ZoneInfo(settings.timezone))
-    sender = sender or Sender()
+    # A 403 records User.blocked_at: bulk messages skip the user until they
+    # write again (issue 14 point 6; the middleware forgets it then).
+    sender = sender or Sender(on_blocked=blocked_hook(sessionmaker, clock))
     bot = build_bot(settings, sender)
     dp = build_dispatcher(
         settings, sessionmaker, clock, storage=SqlStorage(make_sessionmaker(fsm_engine))

@@ -421,3 +421,25 @@ async def test_after_downtime_the_digest_catches_up_and_passed_reminders_are_not
             for r in await s.scalars(select(Notification).where(Notification.kind == "reminder"))
         )
     assert offsets == [7, 7]  # none of 3, 1 or 0 days sent after the deadline
+
+
+async def test_a_403_on_any_send_marks_the_user_until_they_write_again(world):
+    """`paicha run` wires the Sender's 403 hook: the reminders skip a user who
+    blocked the bot (``blocked_at``) until their next message clears it."""
+    from aiogram.exceptions import TelegramForbiddenError
+
+    await started(world, [520])
+    user = world.user(520)
+    user.blocked = True
+    with pytest.raises(TelegramForbiddenError):
+        await world.app.bot.send_message(520, "你好")
+
+    async def blocked_at():  # type: ignore[no-untyped-def]
+        async with world.app.sessionmaker() as s:
+            return await s.scalar(select(User.blocked_at).where(User.id == 520))
+
+    assert await blocked_at() is not None
+    user.blocked = False
+    await user.send("/help")
+    await user.wait_idle(quiet=0.1)
+    assert await blocked_at() is None
