@@ -173,8 +173,13 @@ class SchedulerApp:
             return None
         task = asyncio.create_task(self.tick(), name="paicha-scheduler-tick")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
         return task
+
+    def _finished(self, task: asyncio.Task[TickReport]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("tick failed (%s)", type(task.exception()).__name__)
 
     async def _scheduled(self) -> None:
         self.kick()
