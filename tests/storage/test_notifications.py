@@ -208,3 +208,33 @@ async def test_a_tick_in_quiet_hours_sends_nothing_R_REMIND(sessionmaker):
     clock.shift(timedelta(hours=1))
     assert (await app.tick()).sent == 40
     assert len(sent) == 40
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_each_message_is_rendered_in_its_recipients_language(sessionmaker):
+    from aiogram.utils.i18n import I18n
+
+    seen: dict[int, str] = {}
+
+    def render(uid: int):  # type: ignore[no-untyped-def]
+        def inner():  # type: ignore[no-untyped-def]
+            seen[uid] = I18n.get_current().current_locale
+            return "x", None
+
+        return inner
+
+    async def collect(session, today):  # type: ignore[no-untyped-def]
+        return [
+            Outgoing("digest", f"branch:{uid}", uid, today, 0, locale, render(uid))
+            for uid, locale in ((1, "en"), (2, "zh"), (3, None), (4, "fr"))
+        ]
+
+    app = SchedulerApp(
+        bot=FakeBot([]),
+        sessionmaker=sessionmaker,
+        clock=FixedClock(SH, at=datetime(2026, 11, 25, 9, 0)),
+        settings=Settings(_env_file=None),  # type: ignore[call-arg]
+        jobs=[Job("fake", "digest", collect, daily=True)],
+    )
+    assert (await app.tick()).sent == 4
+    assert seen == {1: "en", 2: "zh", 3: "zh", 4: "zh"}  # unknown: the default
