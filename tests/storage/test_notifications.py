@@ -238,3 +238,48 @@ async def test_each_message_is_rendered_in_its_recipients_language(sessionmaker)
     )
     assert (await app.tick()).sent == 4
     assert seen == {1: "en", 2: "zh", 3: "zh", 4: "zh"}  # unknown: the default
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_the_digest_scan_runs_once_a_day_unless_something_is_pending_R_REMIND(
+    sessionmaker,
+):
+    """The digest's scan is the heavy query: once a day's digests are all
+    sent, later ticks that day do not scan again; a failed send keeps it
+    looking until the message is out."""
+    scans: list[date] = []
+    log: list[tuple[int, str]] = []
+
+    class Flaky(FakeBot):
+        fail = True
+
+        async def send_message(self, chat_id, text, reply_markup=None, **_kw):  # type: ignore[no-untyped-def]
+            if self.fail:
+                self.fail = False
+                raise RuntimeError("network down")
+            await super().send_message(chat_id, text)
+
+    async def collect(session, today):  # type: ignore[no-untyped-def]
+        scans.append(today)
+        return [Outgoing("digest", "branch:1", 7, today, 0, "zh", lambda: ("每日提醒", None))]
+
+    clock = ShiftedClock(SH, base=FixedClock(SH, at=datetime(2026, 11, 25, 8, 30)))
+    app = SchedulerApp(
+        bot=Flaky(log),
+        sessionmaker=sessionmaker,
+        clock=clock,
+        settings=Settings(_env_file=None),  # type: ignore[call-arg]
+        jobs=[Job("digest", "digest", collect, daily=True)],
+    )
+    assert (await app.tick()).report.failed == 1
+    clock.shift(timedelta(minutes=1))
+    assert (await app.tick()).report.in_flight == 1  # its own claim, not yet stale
+    clock.shift(timedelta(minutes=5))
+    assert (await app.tick()).sent == 1  # stale: claimed again and sent
+    for _ in range(3):
+        clock.shift(timedelta(hours=1))
+        assert (await app.tick()).ran == []
+    assert len(scans) == 3 and log == [(7, "每日提醒")]
+    clock.shift(timedelta(days=1))
+    await app.tick()
+    assert scans[-1] == date(2026, 11, 26)
