@@ -33,11 +33,14 @@ Sender token tell CPU contention (one process runs everything) from queueing
 behind the fan-out.
 
     .venv/bin/python bench/fanout.py [--quick | --messages 5000] [--users 5]
-        [--pause 5] [--rounds 10] [--direct] [--workers K] [--faults K] [--db sqlite|postgres --pg-url …]
+        [--pause 5] [--rounds 10] [--direct] [--workers K] [--faults P]
+        [--db sqlite|postgres --pg-url …]
 
-``--faults K`` also injects K server errors (500) and K dropped connections
-into sendMessage as the fan-out starts: the Sender retries them, so lost and
-duplicated should stay 0 (a reply that meets one waits its backoff).
+``--faults P`` makes P % of sendMessage calls fail with 500 and another P %
+lose their connection while the fan-out runs (replies too: the emulator
+cannot tell them apart). The Sender retries them with backoff; a send that
+fails five times in a row is left to the ledger (claimed, unconfirmed: a
+later tick sends it once stale), which this bench counts as lost.
 """
 
 from __future__ import annotations
@@ -250,8 +253,8 @@ async def main(args: argparse.Namespace) -> int:
                 sends_before = len(emulator.send_log)
                 refused_before = sum(flood.refused.values())
                 if args.faults:
-                    emulator.inject_5xx("sendMessage", times=args.faults)
-                    emulator.inject_disconnect("sendMessage", times=args.faults)
+                    share = args.faults / 100
+                    emulator.random_faults("sendMessage", share, share, seed=14)
                 keep_going = asyncio.Event()
                 keep_going.set()
                 start = time.perf_counter()
@@ -270,6 +273,8 @@ async def main(args: argparse.Namespace) -> int:
                         f"failed {report.failed}, in flight {report.in_flight}"
                     )
                 fan_seconds = time.perf_counter() - start
+                emulator.random_faults("sendMessage")
+                figures["faults"] = dict(emulator.faults)
                 keep_going.clear()
                 await working
                 during.note = f"{lag.stop()}; replies' wait for a Sender token {_p95_max(waits)}"
@@ -318,7 +323,8 @@ async def main(args: argparse.Namespace) -> int:
         f"enforcing Telegram's limits (30/s, 1/s per chat, 20/min per group); "
         f"{args.users} secretaries doing /log (6 steps, pause {args.pause:g}s between rounds, "
         f"{figures.get('per_round', 0):.1f} sendMessage per round, the rest edits); "
-        f"db={args.db}, faults injected: {args.faults} × 500 + {args.faults} × dropped connection"
+        f"db={args.db}; faults: {args.faults:g} % 500s + {args.faults:g} % dropped connections "
+        f"(injected {figures.get('faults') or 0})"
     )
     if not figures:
         print("figure: n/a — the run did not complete (see the log below)")
@@ -377,7 +383,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         help="reminders in flight at once (default: Delivery's own; 100 with --direct)",
     )
-    p.add_argument("--faults", type=int, default=0, metavar="K", help="inject K 500s + K drops")
+    p.add_argument(
+        "--faults", type=float, default=0, metavar="P", help="P %% 500s + P %% dropped connections"
+    )
     p.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     p.add_argument("--pg-url", help="postgresql+asyncpg://… (a DB to CREATE/DROP scratch DBs from)")
     args = p.parse_args(argv)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import random
+from collections import Counter
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -38,6 +40,8 @@ class BotApiEmulator(BotMethods):
         self._poll_generation = 0
         self._allowed_updates: set[str] | None = None
         self._injected: dict[str, list[Exception]] = {}
+        self._random_faults: dict[str, tuple[float, float, random.Random]] = {}
+        self.faults: Counter[str] = Counter()  # random faults injected, by kind
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -116,6 +120,17 @@ class BotApiEmulator(BotMethods):
         queue = self._injected.setdefault(method.lower(), [])
         queue.extend(DropConnection() for _ in range(times))
 
+    def random_faults(
+        self, method: str, server_error: float = 0.0, disconnect: float = 0.0, seed: int = 0
+    ) -> None:
+        """From now on, each call to ``method`` fails with 500 with probability
+        ``server_error``, or loses its connection with ``disconnect`` (0 and 0
+        turn it off). ``faults`` counts what was injected."""
+        if server_error or disconnect:
+            self._random_faults[method.lower()] = (server_error, disconnect, random.Random(seed))
+        else:
+            self._random_faults.pop(method.lower(), None)
+
     def enforce_limits(self, limits: RateLimits | None = None) -> FloodControl:
         """Turn Telegram's flood limits on (or replace them); returns the
         bookkeeping (``.refused``: 429s answered, by limit)."""
@@ -152,6 +167,15 @@ class BotApiEmulator(BotMethods):
         injected = self._injected.get(name)
         if injected:
             raise injected.pop(0)
+        if name in self._random_faults:
+            server_error, disconnect, rng = self._random_faults[name]
+            draw = rng.random()
+            if draw < server_error:
+                self.faults["500"] += 1
+                raise ApiError(500, "Internal Server Error")
+            if draw < server_error + disconnect:
+                self.faults["disconnect"] += 1
+                raise DropConnection()
         if self.flood is not None:
             self.flood.check(name, params.raw.get("chat_id"))
         if inspect.iscoroutinefunction(handler):

@@ -91,3 +91,22 @@ async def test_injected_5xx_and_dropped_connection(emulator, bot):
         await bot.send_message(5, "二")
     await bot.send_message(5, "三")
     assert [m.text for m in emulator.users[5].messages] == ["三"]
+
+
+async def test_random_faults_hit_some_calls_and_can_be_turned_off(emulator, bot):
+    emulator.random_faults("sendMessage", server_error=0.3, disconnect=0.3, seed=1)
+    outcomes = []
+    for _ in range(30):
+        try:
+            await bot.send_message(6, "也许")
+            outcomes.append("ok")
+        except TelegramServerError:
+            outcomes.append("500")
+        except TelegramNetworkError:
+            outcomes.append("drop")
+    assert {"ok", "500", "drop"} == set(outcomes)
+    assert emulator.faults == {"500": outcomes.count("500"), "disconnect": outcomes.count("drop")}
+    assert len(emulator.users[6].messages) == outcomes.count("ok")  # a failed call sends nothing
+    emulator.random_faults("sendMessage")
+    for _ in range(5):
+        await bot.send_message(6, "稳定")
