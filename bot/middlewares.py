@@ -22,7 +22,6 @@ from bot.i18n import locale_from_telegram
 from domain.clock import Clock
 from domain.errors import InvalidInput
 from storage.services.access import AccessDenied
-from storage.services.blocking import writes_again
 from storage.services.users import see_user
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,6 @@ class DatabaseMiddleware(BaseMiddleware):
                     data["actor"] = await see_user(
                         session, user.id, user.full_name, user.username, locale
                     )
-                    await writes_again(session, user.id)  # 403 forgotten (issue 14)
                     # End the read so the connection goes back to the pool
                     # while the handler talks to Telegram (usually the read
                     # ran on its own and there is nothing to end).

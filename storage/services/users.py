@@ -14,7 +14,14 @@ from storage.services.access import Actor, Grant, Role, load_actor
 
 # Built once: this runs for every update, and building costs more than running it.
 _USER_AND_GRANTS = (
-    select(User.full_name, User.username, User.locale, RoleGrant.role, RoleGrant.org_id)
+    select(
+        User.full_name,
+        User.username,
+        User.locale,
+        User.blocked_at,
+        RoleGrant.role,
+        RoleGrant.org_id,
+    )
     .outerjoin(RoleGrant, (RoleGrant.user_id == User.id) & RoleGrant.revoked_at.is_(None))
     .where(User.id == bindparam("user_id"))
 )
@@ -23,7 +30,9 @@ _USER_AND_GRANTS = (
 async def see_user(
     session: AsyncSession, user_id: int, full_name: str, username: str | None, locale: str
 ) -> Actor:
-    """The Actor behind an update; the user row is written only when new or renamed.
+    """The Actor behind an update; the user row is written only when new,
+    renamed, or marked as having blocked the bot (a 403): writing again is
+    what lifts that mark (issue 14), at no cost for everyone else.
 
     This runs for every update, so the user and their roles come in one query,
     read on its own (no transaction to begin and end) unless the session is
@@ -35,7 +44,11 @@ async def see_user(
         rows = await read_alone(
             session.get_bind(), lambda c: list(c.execute(_USER_AND_GRANTS, params).all())
         )
-    if rows and (rows[0].full_name, rows[0].username) == (full_name, username):
+    if rows and (rows[0].full_name, rows[0].username, rows[0].blocked_at) == (
+        full_name,
+        username,
+        None,
+    ):
         grants = tuple(Grant(Role(r.role), r.org_id) for r in rows if r.role is not None)
         return Actor(user_id=user_id, grants=grants, locale=rows[0].locale or locale)
     async with write_tx(session):
@@ -44,7 +57,7 @@ async def see_user(
             user = User(id=user_id, full_name=full_name, username=username)
             session.add(user)
         else:
-            user.full_name, user.username = full_name, username
+            user.full_name, user.username, user.blocked_at = full_name, username, None
     return await load_actor(session, user_id, user.locale or locale)
 
 

@@ -1,27 +1,20 @@
 """403 bookkeeping (issue 14, point 6): a user who blocked the bot is marked,
-bulk messages skip them, and their next update clears the mark — without a
-query per update for everyone else."""
+bulk messages skip them, and their next update clears the mark — with no
+extra query for anyone."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select
 
 from storage.db import create_engine, make_sessionmaker, utc, write_tx
 from storage.models import User
 from storage.services import blocking
+from storage.services.users import see_user
 from tests.conftest import both_backends
 
 AT = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 async def _users(session, *ids: int) -> None:  # type: ignore[no-untyped-def]
@@ -40,38 +33,33 @@ async def test_a_403_marks_the_user_and_their_next_update_clears_it(session):
     await blocking.mark_blocked(session, 1, AT)
     await blocking.mark_blocked(session, 1, datetime(2026, 12, 1, tzinfo=UTC))  # keeps the first
     assert utc(await _blocked_at(session, 1)) == AT
-    assert not await blocking.writes_again(session, 2)
-    assert await blocking.writes_again(session, 1)
+    await see_user(session, 1, "测试", None, "zh")  # the user writes again
     assert await _blocked_at(session, 1) is None
-    assert not await blocking.writes_again(session, 1)
+    assert await _blocked_at(session, 2) is None
 
 
 @both_backends
-async def test_updates_of_users_who_never_blocked_cost_no_query(session, engine):
+async def test_updates_of_users_who_never_blocked_write_nothing(session, engine):
+    """The mark rides on the one read every update makes already."""
     await _users(session, 3)
-    clock = Clock()
-    await blocking.writes_again(session, 3, now=clock)  # reads the list once
     statements: list[str] = []
     event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    for _ in range(50):
-        assert not await blocking.writes_again(session, 3, now=clock)
-    assert statements == []
+    for _ in range(5):
+        await see_user(session, 3, "测试", None, "zh")
+    assert len(statements) == 5 and not any("UPDATE" in s.upper() for s in statements)
 
 
 @both_backends
-async def test_a_mark_by_another_process_is_seen_within_the_refresh(session, db_url):
+async def test_a_mark_by_another_process_is_lifted_by_the_next_update(session, db_url):
     """The scheduler may run as its own process (`paicha scheduler`)."""
     await _users(session, 4)
-    clock = Clock()
-    assert not await blocking.writes_again(session, 4, now=clock)
     other = create_engine(db_url)
     try:
-        async with make_sessionmaker(other)() as s, write_tx(s):
-            await s.execute(update(User).where(User.id == 4).values(blocked_at=AT))
+        async with make_sessionmaker(other)() as s:
+            await blocking.mark_blocked(s, 4, AT)
     finally:
         await other.dispose()
-    clock.t += blocking.REFRESH
-    assert await blocking.writes_again(session, 4, now=clock)
+    await see_user(session, 4, "测试", None, "zh")
     assert await _blocked_at(session, 4) is None
 
 
