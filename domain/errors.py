@@ -30,3 +30,13 @@ class InvalidInput(ValueError):
         }
         text: str = gettext(self.message)
         return text.format(**params) if params else text
+
+
+class DataCheckFailed(ValueError):
+    """A form's figures fail a relation of the form's notes (R-TABLE-SUMS, 失联 =
+    取得联系 + 仍无法取得联系 …): an error in the records, reported to the user
+    as such (each problem one Chinese line), never a silently wrong form."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("；".join(problems))
+        self.problems = tuple(problems)

@@ -68,6 +68,12 @@ class Form:
     freeze_columns: int = 0  # columns kept in view when scrolling right (e.g. 姓名)
     input_rows: int = 0  # empty rows below the data the drop-downs still cover (templates)
     landscape: bool = True
+    # Every page printed carries the marking (R-CONFIDENTIAL); ``stamp`` names
+    # who exported it and when, on each page's footer and in the file's properties.
+    stamp: str | None = None
+
+
+MARKING = "内部资料 注意保密"
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,7 @@ def write_workbook(
     """Render ``form`` with ``rows`` (values in column order) into ``target``;
     ``more`` adds further sheets (a register and its detail rows, say)."""
     wb = Workbook(write_only=write_only)
+    _mark(wb, form)
     sheets = [(form, rows, (*form.columns, *extra_columns))]
     sheets += [(f, r, f.columns) for f, r in more]
     lists = _list_sheet(wb, [c for _, _, columns in sheets for c in columns])
@@ -174,6 +181,23 @@ def _prepare_sheet(ws: Any, form: Form, columns: Sequence[Column], at: Layout) -
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
+    # Printed pages: the marking top right, the page number and the stamp below.
+    ws.oddHeader.right.text = MARKING
+    ws.oddHeader.right.font = "宋体,Bold"
+    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+    if form.stamp:
+        ws.oddFooter.right.text = form.stamp
+
+
+def _mark(wb: Workbook, form: Form) -> None:
+    """R-CONFIDENTIAL: whoever opens the file's properties sees the marking and
+    who took the export (a forwarded file still names its source)."""
+    wb.properties.title = form.title or form.sheet_name
+    wb.properties.subject = MARKING
+    wb.properties.keywords = MARKING
+    wb.properties.creator = form.stamp or "Paicha"
+    if form.stamp:
+        wb.properties.description = f"{MARKING}；{form.stamp}"
 
 
 def _list_sheet(wb: Workbook, columns: Sequence[Column]) -> dict[tuple[str, ...], str]:

@@ -1,0 +1,7 @@
+"""Collectors for the member forms (see the package note)."""
+
+from __future__ import annotations
+
+from storage.services.form_data import Collector
+
+COLLECTORS: dict[str, Collector] = {}
