@@ -14,6 +14,7 @@ def get_routers() -> list[Router]:
         deadlines,
         digest,
         dossier,
+        export,
         family,
         form_walk,
         invite,
@@ -25,6 +26,7 @@ def get_routers() -> list[Router]:
         roster_import,
         search_log,
         situations,
+        summary,
         sweep,
         sweep_stats,
     )
@@ -50,6 +52,8 @@ def get_routers() -> list[Router]:
         sweep.router,
         sweep_stats.router,  # /sweep for committee staff, after the secretaries' walk
         review.router,
+        export.router,
+        summary.router,
         common.fallback_router,  # the catch-all last
     ]
     return [r.build() for r in routes]

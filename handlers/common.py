@@ -42,6 +42,8 @@ COMMANDS: tuple[tuple[str, object, tuple[Role, ...]], ...] = (
     ("sweep", __("集中摸排：逐人五核查；党委查看按人员类别统计"), (Role.SECRETARY, Role.COMMITTEE)),
     ("todo", __("待完善和有问题的事项"), (Role.SECRETARY,)),
     ("review", __("各党支部核查进度"), (Role.COMMITTEE,)),
+    ("summary", __("排查进展一览"), (Role.SECRETARY, Role.COMMITTEE)),
+    ("export", __("导出登记表、汇总表和报告"), (Role.SECRETARY, Role.COMMITTEE)),
     ("categories", __("设置人员类别（如教职工/学生）"), (Role.COMMITTEE,)),
     ("notify", __("每日提醒：开启或关闭"), (Role.SECRETARY, Role.COMMITTEE)),
     ("invite", __("生成邀请码"), (Role.COMMITTEE, Role.ADMIN)),

@@ -1,0 +1,7 @@
+"""/export (see issue 15)."""
+
+from __future__ import annotations
+
+from handlers.routes import Routes
+
+router = Routes("export")

@@ -1,0 +1,7 @@
+"""/summary (see issue 15)."""
+
+from __future__ import annotations
+
+from handlers.routes import Routes
+
+router = Routes("summary")
