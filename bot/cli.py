@@ -1,4 +1,4 @@
-"""`paicha` — run | sandbox | admin | db (命令行)."""
+"""`paicha` — run | sandbox | scheduler | admin | export | db (命令行)."""
 
 from __future__ import annotations
 
@@ -87,6 +87,14 @@ def _db(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.export_cli import run_export
+
+    code, text = asyncio.run(run_export(settings, args))
+    print(text, file=sys.stderr if code else sys.stdout)
+    return code
+
+
 def _admin(settings: Settings, args: argparse.Namespace) -> int:
     from bot.admin_cli import run_admin
 
@@ -111,8 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     up = db_sub.add_parser("upgrade", help="升级数据库结构")
     up.add_argument("revision", nargs="?", default="head")
     from bot.admin_cli import add_admin_parser
+    from bot.export_cli import add_export_parser
 
     add_admin_parser(sub)
+    add_export_parser(sub)
     return parser
 
 
@@ -155,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         return _sandbox(settings, args)
     if args.command == "db":
         return _db(settings, args)
+    if args.command == "export":
+        return _export(settings, args)
     return _admin(settings, args)
 
 

@@ -5,6 +5,7 @@ Shared by `paicha run`, the sandbox and the end-to-end tests.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from bot.sender import Sender
 from bot.settings import Settings
 from domain.clock import Clock
 from handlers.common import publish_default_commands
+from reports import pool as report_pool
 from scheduler import SchedulerApp, build_scheduler
 from storage.db import create_engine, make_sessionmaker
 from storage.fsm import SqlStorage
@@ -60,6 +62,7 @@ class Paicha:
             # First: the message being sent is finished and confirmed.
             await self.scheduler.stop()
         await self.bot.session.close()
+        await asyncio.to_thread(report_pool.shutdown)
         await self.engine.dispose()
         await self.fsm_engine.dispose()
 

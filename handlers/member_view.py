@@ -155,6 +155,12 @@ def card_keyboard(member: Member, *, can_write: bool) -> InlineKeyboardMarkup:
             rows.append([button(_("改为预备党员"), "type", MemberType.PROBATIONARY.value)])
     rows.append(
         [
+            button(_("📥 一人一档"), "export", "dossier"),
+            button(_("📄 基本信息表"), "export", "member_info"),
+        ]
+    )
+    rows.append(
+        [
             InlineKeyboardButton(
                 text=_("↩ 返回名册"),
                 callback_data=MemberListPage(branch_id=member.branch_id, page=0).pack(),

@@ -1,0 +1,52 @@
+"""Where workbooks are built (生成报表的进程): a small process pool, so a
+100,000-row register is CPU work on another core, not on the event loop that
+answers everyone's /log (issue 15, “known traps”).
+
+Spawned, not forked: the bot's process holds database threads and an event
+loop, which a forked child would copy half-way. The pool starts on the first
+export and is shut down with the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Protocol
+
+
+class Job(Protocol):
+    @property
+    def render(self) -> Any: ...
+
+    @property
+    def args(self) -> tuple[Any, ...]: ...
+
+
+_pool: ProcessPoolExecutor | None = None
+_lock = threading.Lock()
+WORKERS = 1  # two cores: one for the loop, one for workbooks
+
+
+def _executor() -> ProcessPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"))
+        return _pool
+
+
+async def render(job: Job) -> bytes:
+    """``job.render(*job.args)`` in the worker process."""
+    loop = asyncio.get_running_loop()
+    data: bytes = await loop.run_in_executor(_executor(), job.render, *job.args)
+    return data
+
+
+def shutdown() -> None:
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
