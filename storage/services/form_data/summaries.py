@@ -1,7 +1,762 @@
-"""Collectors for the summaries forms (see the package note)."""
+"""The summaries' figures (汇总表 / 统计表): counted from the records with SQL
+aggregates, one row per branch in ``ctx.branches`` order.
+
+Public figure functions (stable names, data only; the .docx 综合情况报告 uses
+them too): ``lost_figures``, ``mobile_figures``, ``outflow_figures``,
+``pocket_figures``, ``disposal_figures``. Each returns one frozen row per branch;
+``Row.total(rows)`` is the 合计 row. The collectors in ``COLLECTORS`` check the
+relations of the forms' notes (``domain.form_checks``) and hand the rows to
+``reports.forms.summaries``.
+
+What counts:
+- the search outcome in force is a member's newest one not superseded
+  (``SearchOutcome.superseded_by_id`` is None);
+- 失联 (lost) = 经查找取得联系 + 经查找仍然无法取得联系 (seed 001 附件9 note 2);
+  members lost today with no outcome yet are ``searching`` (正在查找), shown
+  beside the table, not inside its 合计;
+- 排查前在册党员人数 counts every member record of the branch (note 2: not
+  only the lost);
+- 口袋党员 is R-POCKET as of ``ctx.today`` (介绍信 issued, no 回执, the period
+  ``ctx.pocket_days`` run out).
+"""
 
 from __future__ import annotations
 
-from storage.services.form_data import Collector
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import date
+from typing import Any, Self, TypeVar
+
+from sqlalchemy import ColumnElement, and_, case, exists, extract, func, not_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from domain.codes import (
+    Education,
+    FlowDirection,
+    FoundOrgCategory,
+    Gender,
+    LostContactReason,
+    LostOccupation,
+    MobileIndustry,
+    MobileOccupation,
+    MobileRegion,
+    UnreachableOrgCategory,
+)
+from domain.form_checks import AGE_LIMITS, DURATION_LIMITS, age_cutoff
+from domain.thresholds import lost_before, pocket_before
+from storage.models import Escalation, Member, MobileRecord, SearchOutcome
+from storage.services.form_data import Collector, ExportContext
+
+TOTAL = "合计"
+
+
+def _add(a: Any, b: Any) -> Any:
+    if isinstance(a, tuple):
+        return tuple(_add(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, int) and not isinstance(a, bool):
+        return a + b
+    if hasattr(a, "__dataclass_fields__"):
+        return a.plus(b)
+    return a
+
+
+class _Summable:
+    """Rows and breakdowns add field by field (ints, tuples of ints, nested rows)."""
+
+    def plus(self, other: Self) -> Self:
+        return replace(
+            self,  # type: ignore[type-var]
+            **{
+                f.name: _add(getattr(self, f.name), getattr(other, f.name))
+                for f in fields(self)  # type: ignore[arg-type]
+                if f.name not in ("branch_id", "branch", "notes")
+            },
+        )
+
+
+_R = TypeVar("_R", bound="_Summable")
+
+
+@dataclass(frozen=True)
+class Breakdown(_Summable):
+    """The members of one outcome kind, broken down as the registers code them.
+
+    ``org_category`` follows the kind's list: nine codes for 取得联系 (附件5),
+    eight for 仍然无法取得联系 (附件6, no 街道社区)."""
+
+    count: int
+    gender: tuple[int, int]  # 男, 女
+    age: tuple[int, int, int]  # form_checks.AGE_BANDS, as of ctx.today
+    duration: tuple[int, int, int, int]  # form_checks.DURATION_BANDS, contact → decided_on
+    reason: tuple[int, ...]  # 失去联系情形 ①–⑦
+    occupation: tuple[int, ...]  # 职业 ①–⑧ (LostOccupation)
+    org_category: tuple[int, ...]
+    pocket: int  # outcomes marked “口袋”党员 (备注)
+
+
+@dataclass(frozen=True)
+class LostRow(_Summable):
+    """与党组织失去联系党员情况汇总表, one branch (seed 001 附件7, seed 000 附件3)."""
+
+    branch_id: int | None
+    branch: str
+    members: int  # 排查前在册党员人数: every member record (note 2)
+    found: Breakdown  # 经查找取得联系
+    unreachable: Breakdown  # 经查找仍然无法取得联系
+    searching: int  # lost today, no outcome in force yet (正在查找; not in ``lost``)
+    pocket: int  # 补充资料：“口袋”党员人数 today (R-POCKET, note 4)
+
+    @property
+    def lost(self) -> int:
+        """与党组织失去联系党员 合计 = 取得联系 + 仍然无法取得联系 (附件9 note 2)."""
+        return self.found.count + self.unreachable.count
+
+    @classmethod
+    def total(cls, rows: Iterable[LostRow]) -> LostRow:
+        return _total(cls, rows)
+
+
+@dataclass(frozen=True)
+class MobileRow(_Summable):
+    """外出流动党员情况汇总表, one branch (seed 001 附件8, seed 000 附件6): the
+    members known mobile during the campaign up to the form's date (note 2,
+    累积数), each by their latest registration."""
+
+    branch_id: int | None
+    branch: str
+    count: int  # 累积数
+    still_away: int  # registration still in force on the form's date
+    female: int
+    occupation: tuple[int, ...]  # ①–⑤ (MobileOccupation)
+    direction: tuple[int, ...]  # ①–⑥ (FlowDirection)
+    certificate: int  # 持《中国共产党流动党员活动证》
+    reported: int  # 已向流入地党组织报到
+
+    @classmethod
+    def total(cls, rows: Iterable[MobileRow]) -> MobileRow:
+        return _total(cls, rows)
+
+
+@dataclass(frozen=True)
+class OutflowRow(_Summable):
+    """流出党员有关情况统计表, one branch (seed 003 附件2), columns A–Z."""
+
+    branch_id: int | None
+    branch: str
+    a: int  # 流出党员人数 (active registrations, not Y)
+    gender: tuple[int, int]  # B 男, C 女
+    age: tuple[int, int, int]  # D–F as of the form's date
+    education: tuple[int, int, int]  # G–I
+    industry: tuple[int, ...]  # J–U
+    region: tuple[int, int, int]  # V–X
+    y: int  # 在集中排查中经督促已转移正式组织关系 (not in A)
+    z: int  # 已向流入地党组织报到
+    notes: tuple[tuple[str, int], ...] = ()  # U 其他: (情形, 人数), most first
+
+    @classmethod
+    def total(cls, rows: Iterable[OutflowRow]) -> OutflowRow:
+        rows = list(rows)
+        merged: dict[str, int] = {}
+        for row in rows:
+            for text, n in row.notes:
+                merged[text] = merged.get(text, 0) + n
+        return replace(_total(cls, rows), notes=_ordered_notes(merged))
+
+    @property
+    def letters(self) -> tuple[int, ...]:
+        """A … X in the form's order (without the 备注), then Y, Z."""
+        return (
+            self.a,
+            *self.gender,
+            *self.age,
+            *self.education,
+            *self.industry,
+            *self.region,
+            self.y,
+            self.z,
+        )
+
+
+@dataclass(frozen=True)
+class PocketRow(_Summable):
+    """“口袋”党员情况汇总表, one branch (seed 000 附件8)."""
+
+    branch_id: int | None
+    branch: str
+    unreceipted: int  # 介绍信 issued, no 回执 yet (any age)
+    pocket: int  # of them past the period: “口袋”党员 (R-POCKET)
+    found: int  # of the pocket members: 经查找取得联系
+    unreachable: int  # 经查找仍然无法取得联系
+    searching: int  # no outcome yet
+    settled: int  # 回执 came back during the campaign (组织关系已落实)
+
+    @classmethod
+    def total(cls, rows: Iterable[PocketRow]) -> PocketRow:
+        return _total(cls, rows)
+
+
+@dataclass(frozen=True)
+class Dispositions(_Summable):
+    """The columns a disposition decides (规范管理 / 组织处置): zero until the
+    disposition records exist (the next issue); see ``disposition_counts``."""
+
+    normal: int = 0  # 纳入原所在党组织正常管理
+    retransferred: int = 0  # 补转组织关系
+    retained: int = 0  # 保留组织关系
+    probation_extended: int = 0  # 延长预备期
+    probation_cancelled: int = 0  # 取消预备党员资格
+    deadline_correct: int = 0  # 限期改正
+    persuaded: int = 0  # 劝退
+    removed: int = 0  # 除名
+    suspended: int = 0  # 停止党籍
+
+
+@dataclass(frozen=True)
+class DisposalRow(_Summable):
+    """与党组织失去联系党员管理及处置情况汇总表, one branch (seed 001 附件9, seed 000
+    附件4)."""
+
+    branch_id: int | None
+    branch: str
+    found: int
+    unreachable: int
+    transferred: int  # reached, then their relation transferred out (转出组织关系)
+    discipline: int  # 纪律处分: referred to 纪检/公安 (Escalation “discipline”)
+    decided: Dispositions
+
+    @property
+    def lost(self) -> int:
+        return self.found + self.unreachable
+
+    @property
+    def managed(self) -> int:
+        """纳入组织管理 (note 4): 转出组织关系 + 纳入原所在党组织正常管理, never 补转."""
+        return self.transferred + self.decided.normal
+
+    @classmethod
+    def total(cls, rows: Iterable[DisposalRow]) -> DisposalRow:
+        return _total(cls, rows)
+
+
+def _total(cls: type[_R], rows: Iterable[_R]) -> _R:
+    rows = list(rows)
+    if not rows:
+        raise ValueError("no rows to add up")
+    result = rows[0]
+    for row in rows[1:]:
+        result = result.plus(row)
+    return replace(result, branch_id=None, branch=TOTAL)  # type: ignore[type-var]
+
+
+def _ordered_notes(counts: dict[str, int]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# ---------------------------------------------------------------- SQL pieces
+
+
+def _n(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _later(a: Any, b: Any) -> ColumnElement[Any]:
+    """The later of two nullable dates (as ``clock_scan``: portable CASE)."""
+    return case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b)
+
+
+def _whole_years(start: Any, end: Any) -> ColumnElement[int]:
+    """``domain.form_checks.whole_years`` in SQL (NULL when either is)."""
+    mmdd_start = extract("month", start) * 100 + extract("day", start)
+    mmdd_end = extract("month", end) * 100 + extract("day", end)
+    return extract("year", end) - extract("year", start) - case((mmdd_end < mmdd_start, 1), else_=0)
+
+
+def _age_bands(birth: Any, today: date) -> list[ColumnElement[bool]]:
+    """One condition per ``AGE_BANDS`` entry: text comparisons of the stored
+    birth (``form_checks.age_cutoff``), so the bands are index-free and portable."""
+    young, old = (age_cutoff(today, limit) for limit in AGE_LIMITS)
+    return [birth > young, and_(birth <= young, birth > old), birth <= old]
+
+
+def _duration_bands(years: ColumnElement[int]) -> list[ColumnElement[bool]]:
+    first, second, third = DURATION_LIMITS
+    return [
+        years < first,
+        and_(years >= first, years < second),
+        and_(years >= second, years < third),
+        years >= third,
+    ]
+
+
+def _in_force() -> Any:
+    """Each member's outcome in force: the newest not superseded."""
+    return (
+        select(SearchOutcome.member_id, func.max(SearchOutcome.id).label("outcome_id"))
+        .where(SearchOutcome.superseded_by_id.is_(None))
+        .group_by(SearchOutcome.member_id)
+        .subquery("in_force")
+    )
+
+
+def _pocket_today(ctx: ExportContext) -> ColumnElement[bool]:
+    return and_(
+        Member.transfer_letter_date.is_not(None),
+        Member.transfer_receipt_date.is_(None),
+        Member.transfer_letter_date <= pocket_before(ctx.today, ctx.pocket_days),
+    )
+
+
+def _mobile_registered() -> ColumnElement[bool]:
+    return exists(
+        select(MobileRecord.id).where(
+            MobileRecord.member_id == Member.id, MobileRecord.ended_on.is_(None)
+        )
+    )
+
+
+def _codes(column: Any, codes: Iterable[Any]) -> list[ColumnElement[bool]]:
+    return [column == str(code) for code in codes]
+
+
+def _ints(values: Sequence[Any]) -> tuple[int, ...]:
+    return tuple(int(v or 0) for v in values)
+
+
+# ---------------------------------------------------------------- 失联
+
+
+async def lost_figures(session: AsyncSession, ctx: ExportContext) -> list[LostRow]:
+    """Per branch: 排查前在册党员, the found and unreachable (each broken down by
+    性别, 年龄, 失联时间, 失去联系情形, 职业, 党组织类别, 口袋 mark), the lost still
+    being searched, and today's 口袋 members. One GROUP BY (branch, outcome kind)."""
+    in_force = _in_force()
+    outcome = aliased(SearchOutcome, name="outcome")
+    contact = _later(Member.last_org_life, Member.last_dues)
+    years = _whole_years(contact, outcome.decided_on)
+    conditions: list[ColumnElement[bool]] = [
+        *_codes(Member.gender, Gender),
+        *_age_bands(Member.birth, ctx.today),
+        *_duration_bands(years),
+        *_codes(outcome.lost_reason, LostContactReason),
+        *_codes(outcome.occupation, LostOccupation),
+        *_codes(outcome.org_category, FoundOrgCategory),
+        outcome.is_pocket.is_(True),
+    ]
+    pocket = _pocket_today(ctx)
+    searching = and_(
+        outcome.id.is_(None),
+        contact <= lost_before(ctx.today),
+        not_(pocket),
+        not_(and_(Member.transfer_letter_date.is_(None), _mobile_registered())),
+    )
+    statement = (
+        select(
+            Member.branch_id,
+            outcome.kind,
+            func.count(Member.id),
+            _n(searching),
+            _n(pocket),
+            *(_n(c) for c in conditions),
+        )
+        .select_from(Member)
+        .outerjoin(in_force, in_force.c.member_id == Member.id)
+        .outerjoin(outcome, outcome.id == in_force.c.outcome_id)
+        .where(Member.branch_id.in_(ctx.branch_ids))
+        .group_by(Member.branch_id, outcome.kind)
+    )
+    per: dict[int, dict[str, Any]] = {
+        b.id: {
+            "members": 0,
+            "searching": 0,
+            "pocket": 0,
+            "found": _empty_breakdown(),
+            "unreachable": _empty_breakdown(found=False),
+        }
+        for b in ctx.branches
+    }
+    for branch_id, kind, count, n_searching, n_pocket, *counts in await session.execute(statement):
+        slot = per[branch_id]
+        slot["members"] += int(count)
+        slot["searching"] += int(n_searching)
+        slot["pocket"] += int(n_pocket)
+        if kind in ("found", "unreachable"):
+            slot[kind] = _breakdown(int(count), _ints(counts), kind)
+    return [LostRow(branch_id=b.id, branch=b.name, **per[b.id]) for b in ctx.branches]
+
+
+def _empty_breakdown(found: bool = True) -> Breakdown:
+    return Breakdown(
+        0,
+        (0, 0),
+        (0, 0, 0),
+        (0, 0, 0, 0),
+        (0,) * len(LostContactReason),
+        (0,) * len(LostOccupation),
+        (0,) * len(FoundOrgCategory if found else UnreachableOrgCategory),
+        0,
+    )
+
+
+def _breakdown(count: int, counts: tuple[int, ...], kind: str) -> Breakdown:
+    parts = iter(counts)
+
+    def take(n: int) -> tuple[int, ...]:
+        return tuple(next(parts) for _ in range(n))
+
+    gender = take(2)
+    age = take(3)
+    duration = take(4)
+    reason = take(len(LostContactReason))
+    occupation = take(len(LostOccupation))
+    category = take(len(FoundOrgCategory))
+    pocket = next(parts)
+    if kind == "unreachable":  # the 附件6 list: codes ①–⑧ as stored
+        category = category[: len(UnreachableOrgCategory)]
+    return Breakdown(count, gender, age, duration, reason, occupation, category, pocket)  # type: ignore[arg-type]
+
+
+async def lost_missing(session: AsyncSession, ctx: ExportContext) -> dict[str, list[str]]:
+    """The unreachable (and found) members whose register entry lacks what the
+    summary counts by: field label → names. Run when a relation fails."""
+    in_force = _in_force()
+    outcome = aliased(SearchOutcome, name="outcome")
+    contact = _later(Member.last_org_life, Member.last_dues)
+    checks = {
+        "性别": not_(Member.gender.in_([str(g) for g in Gender])),
+        "最近一次参加组织生活或交纳党费日期（失联时间）": or_(
+            contact.is_(None), contact > outcome.decided_on
+        ),
+        "失去联系情形": or_(
+            outcome.lost_reason.is_(None),
+            not_(outcome.lost_reason.in_([str(c) for c in LostContactReason])),
+        ),
+        "职业": or_(
+            outcome.occupation.is_(None),
+            not_(outcome.occupation.in_([str(c) for c in LostOccupation])),
+        ),
+    }
+    found: dict[str, list[str]] = {}
+    for label, condition in checks.items():
+        names = list(
+            await session.scalars(
+                select(Member.name)
+                .join(in_force, in_force.c.member_id == Member.id)
+                .join(outcome, outcome.id == in_force.c.outcome_id)
+                .where(
+                    Member.branch_id.in_(ctx.branch_ids),
+                    outcome.kind == "unreachable",
+                    condition,
+                )
+                .order_by(Member.name)
+            )
+        )
+        if names:
+            found[label] = names
+    return found
+
+
+# ---------------------------------------------------------------- 外出流动
+
+
+def _latest_mobile(ctx: ExportContext) -> Any:
+    """Each member's latest registration known by the form's date (and still in
+    force at the campaign's start or registered since, when there is one);
+    members whose relation was transferred are not mobile (SPEC §3)."""
+    conditions: list[ColumnElement[bool]] = [MobileRecord.registered_on <= ctx.today]
+    if ctx.campaign is not None:
+        conditions.append(
+            or_(MobileRecord.ended_on.is_(None), MobileRecord.ended_on >= ctx.campaign.starts)
+        )
+    return (
+        select(MobileRecord.member_id, func.max(MobileRecord.id).label("record_id"))
+        .where(*conditions)
+        .group_by(MobileRecord.member_id)
+        .subquery("latest_mobile")
+    )
+
+
+async def mobile_figures(session: AsyncSession, ctx: ExportContext) -> list[MobileRow]:
+    """Per branch: the 外出流动党员 known up to the form's date (累积数), by 职业
+    ①–⑤ and 外出流向 ①–⑥, with who is still away, holds the 活动证 and has
+    reported where they went. One GROUP BY."""
+    latest = _latest_mobile(ctx)
+    record = aliased(MobileRecord, name="record")
+    conditions: list[ColumnElement[bool]] = [
+        or_(record.ended_on.is_(None), record.ended_on > ctx.today),
+        Member.gender == Gender.FEMALE.value,
+        *_codes(record.occupation, MobileOccupation),
+        *_codes(record.direction, FlowDirection),
+        func.coalesce(record.certificate_no, "") != "",
+        func.coalesce(record.reported_branch, "") != "",
+    ]
+    statement = (
+        select(Member.branch_id, func.count(Member.id), *(_n(c) for c in conditions))
+        .select_from(latest)
+        .join(record, record.id == latest.c.record_id)
+        .join(Member, Member.id == record.member_id)
+        .where(Member.branch_id.in_(ctx.branch_ids), record.transferred_in_campaign.is_(False))
+        .group_by(Member.branch_id)
+    )
+    counted = {row[0]: _ints(row[1:]) for row in await session.execute(statement)}
+    rows = []
+    n_occ, n_dir = len(MobileOccupation), len(FlowDirection)
+    for branch in ctx.branches:
+        values = counted.get(branch.id, (0,) * (5 + n_occ + n_dir))
+        count, away, female, *rest = values
+        rows.append(
+            MobileRow(
+                branch_id=branch.id,
+                branch=branch.name,
+                count=count,
+                still_away=away,
+                female=female,
+                occupation=tuple(rest[:n_occ]),
+                direction=tuple(rest[n_occ : n_occ + n_dir]),
+                certificate=rest[n_occ + n_dir],
+                reported=rest[n_occ + n_dir + 1],
+            )
+        )
+    return rows
+
+
+async def mobile_missing(session: AsyncSession, ctx: ExportContext) -> dict[str, list[str]]:
+    latest = _latest_mobile(ctx)
+    record = aliased(MobileRecord, name="record")
+    checks = {
+        "职业": or_(
+            record.occupation.is_(None),
+            not_(record.occupation.in_([str(c) for c in MobileOccupation])),
+        ),
+        "外出流向": or_(
+            record.direction.is_(None),
+            not_(record.direction.in_([str(c) for c in FlowDirection])),
+        ),
+    }
+    return await _names(
+        session,
+        checks,
+        lambda condition: (
+            select(Member.name)
+            .select_from(latest)
+            .join(record, record.id == latest.c.record_id)
+            .join(Member, Member.id == record.member_id)
+            .where(
+                Member.branch_id.in_(ctx.branch_ids),
+                record.transferred_in_campaign.is_(False),
+                condition,
+            )
+            .order_by(Member.name)
+        ),
+    )
+
+
+async def _names(
+    session: AsyncSession, checks: dict[str, ColumnElement[bool]], query: Any
+) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for label, condition in checks.items():
+        names = list(await session.scalars(query(condition)))
+        if names:
+            found[label] = names
+    return found
+
+
+# ---------------------------------------------------------------- 流出 A–Z
+
+
+def outflow_statement(ctx: ExportContext) -> Any:
+    """The one GROUP BY of the 流出党员有关情况统计表: per branch, A–X and Z over
+    the registrations in force that were not transferred, Y over those that
+    were (not counted in A, note 2). Ages as of ``ctx.today``."""
+    active = MobileRecord.ended_on.is_(None)
+    counted = and_(active, MobileRecord.transferred_in_campaign.is_(False))
+    transferred: ColumnElement[bool] = MobileRecord.transferred_in_campaign.is_(True)
+    if ctx.campaign is not None:
+        transferred = and_(
+            transferred,
+            or_(MobileRecord.ended_on.is_(None), MobileRecord.ended_on >= ctx.campaign.starts),
+        )
+    parts: list[ColumnElement[bool]] = [
+        counted,
+        *_codes(Member.gender, Gender),
+        *_age_bands(Member.birth, ctx.today),
+        *_codes(Member.education, Education),
+        *_codes(MobileRecord.reason, MobileIndustry),
+        *_codes(MobileRecord.region, MobileRegion),
+    ]
+    columns = [_n(parts[0]), *(_n(and_(counted, c)) for c in parts[1:])]
+    columns.append(_n(transferred))
+    columns.append(_n(and_(counted, func.coalesce(MobileRecord.reported_branch, "") != "")))
+    return (
+        select(Member.branch_id, *columns)
+        .select_from(MobileRecord)
+        .join(Member, Member.id == MobileRecord.member_id)
+        .where(Member.branch_id.in_(ctx.branch_ids), or_(active, transferred))
+        .group_by(Member.branch_id)
+    )
+
+
+async def outflow_figures(session: AsyncSession, ctx: ExportContext) -> list[OutflowRow]:
+    """Per branch, columns A–Z of seed 003 附件2 and the 备注 of U (the cases
+    of 其他 as recorded in ``MobileRecord.reason_note``, with their counts)."""
+    counted = {row[0]: _ints(row[1:]) for row in await session.execute(outflow_statement(ctx))}
+    notes: dict[int, dict[str, int]] = {}
+    other = (
+        select(Member.branch_id, func.coalesce(MobileRecord.reason_note, ""), func.count())
+        .select_from(MobileRecord)
+        .join(Member, Member.id == MobileRecord.member_id)
+        .where(
+            Member.branch_id.in_(ctx.branch_ids),
+            MobileRecord.ended_on.is_(None),
+            MobileRecord.transferred_in_campaign.is_(False),
+            MobileRecord.reason == MobileIndustry.OTHER.value,
+        )
+        .group_by(Member.branch_id, func.coalesce(MobileRecord.reason_note, ""))
+    )
+    for branch_id, text, n in await session.execute(other):
+        label = text.strip() or "未注明"
+        slot = notes.setdefault(branch_id, {})
+        slot[label] = slot.get(label, 0) + int(n)
+    width = 1 + 2 + 3 + 3 + len(MobileIndustry) + 3 + 2
+    rows = []
+    for branch in ctx.branches:
+        v = counted.get(branch.id, (0,) * width)
+        rows.append(
+            OutflowRow(
+                branch_id=branch.id,
+                branch=branch.name,
+                a=v[0],
+                gender=(v[1], v[2]),
+                age=(v[3], v[4], v[5]),
+                education=(v[6], v[7], v[8]),
+                industry=tuple(v[9:21]),
+                region=(v[21], v[22], v[23]),
+                y=v[24],
+                z=v[25],
+                notes=_ordered_notes(notes.get(branch.id, {})),
+            )
+        )
+    return rows
+
+
+async def outflow_missing(session: AsyncSession, ctx: ExportContext) -> dict[str, list[str]]:
+    """The 流出党员 counted in A whose record lacks what a breakdown counts by."""
+    checks = {
+        "性别": not_(Member.gender.in_([str(g) for g in Gender])),
+        "文化程度": or_(
+            Member.education.is_(None),
+            not_(Member.education.in_([str(e) for e in Education])),
+        ),
+        "从事行业或流动原因": or_(
+            MobileRecord.reason.is_(None),
+            not_(MobileRecord.reason.in_([str(c) for c in MobileIndustry])),
+        ),
+        "流向区域": or_(
+            MobileRecord.region.is_(None),
+            not_(MobileRecord.region.in_([str(c) for c in MobileRegion])),
+        ),
+    }
+    return await _names(
+        session,
+        checks,
+        lambda condition: (
+            select(Member.name)
+            .join(MobileRecord, MobileRecord.member_id == Member.id)
+            .where(
+                Member.branch_id.in_(ctx.branch_ids),
+                MobileRecord.ended_on.is_(None),
+                MobileRecord.transferred_in_campaign.is_(False),
+                condition,
+            )
+            .order_by(Member.name)
+        ),
+    )
+
+
+# ---------------------------------------------------------------- 口袋
+
+
+async def pocket_figures(session: AsyncSession, ctx: ExportContext) -> list[PocketRow]:
+    """Per branch: transfers without a 回执, the “口袋”党员 among them (R-POCKET
+    as of the form's date) by how their search stands, and the receipts that
+    came back during the campaign. One GROUP BY."""
+    in_force = _in_force()
+    outcome = aliased(SearchOutcome, name="outcome")
+    pocket = _pocket_today(ctx)
+    unreceipted = and_(
+        Member.transfer_letter_date.is_not(None), Member.transfer_receipt_date.is_(None)
+    )
+    settled: ColumnElement[bool] = Member.transfer_receipt_date.is_not(None)
+    if ctx.campaign is not None:
+        settled = and_(settled, Member.transfer_receipt_date >= ctx.campaign.starts)
+    settled = and_(settled, Member.transfer_receipt_date <= ctx.today)
+    conditions = [
+        unreceipted,
+        pocket,
+        and_(pocket, outcome.kind == "found"),
+        and_(pocket, outcome.kind == "unreachable"),
+        and_(pocket, outcome.id.is_(None)),
+        settled,
+    ]
+    statement = (
+        select(Member.branch_id, *(_n(c) for c in conditions))
+        .select_from(Member)
+        .outerjoin(in_force, in_force.c.member_id == Member.id)
+        .outerjoin(outcome, outcome.id == in_force.c.outcome_id)
+        .where(Member.branch_id.in_(ctx.branch_ids), Member.transfer_letter_date.is_not(None))
+        .group_by(Member.branch_id)
+    )
+    counted = {row[0]: _ints(row[1:]) for row in await session.execute(statement)}
+    return [
+        PocketRow(b.id, b.name, *counted.get(b.id, (0,) * len(conditions))) for b in ctx.branches
+    ]
+
+
+# ---------------------------------------------------------------- 管理及处置
+
+
+async def disposition_counts(session: AsyncSession, ctx: ExportContext) -> dict[int, Dispositions]:
+    """规范管理 and 组织处置 counts per branch. The disposition records come with
+    the next issue: until that table exists every count is zero (the form
+    shows 0, not a guess). The one place to fill when it lands."""
+    del session
+    return {b.id: Dispositions() for b in ctx.branches}
+
+
+async def disposal_figures(session: AsyncSession, ctx: ExportContext) -> list[DisposalRow]:
+    """Per branch: the lost (取得联系 / 仍无法取得联系, outcome in force), the
+    reached whose relation was then transferred out (转出组织关系: a 介绍信 on or
+    after the contact date), the lost referred for 纪律处分 (Escalation kind
+    “discipline”, in the campaign when there is one), and the dispositions."""
+    in_force = _in_force()
+    outcome = aliased(SearchOutcome, name="outcome")
+    referral = select(Escalation.id).where(
+        Escalation.member_id == Member.id, Escalation.kind == "discipline"
+    )
+    if ctx.campaign is not None:
+        referral = referral.where(Escalation.campaign_id == ctx.campaign.id)
+    found = outcome.kind == "found"
+    statement = (
+        select(
+            Member.branch_id,
+            _n(found),
+            _n(outcome.kind == "unreachable"),
+            _n(and_(found, Member.transfer_letter_date >= outcome.decided_on)),
+            _n(exists(referral)),
+        )
+        .select_from(Member)
+        .join(in_force, in_force.c.member_id == Member.id)
+        .join(outcome, outcome.id == in_force.c.outcome_id)
+        .where(Member.branch_id.in_(ctx.branch_ids))
+        .group_by(Member.branch_id)
+    )
+    counted = {row[0]: _ints(row[1:]) for row in await session.execute(statement)}
+    decided = await disposition_counts(session, ctx)
+    return [
+        DisposalRow(b.id, b.name, *counted.get(b.id, (0, 0, 0, 0)), decided=decided[b.id])  # type: ignore[arg-type, misc]
+        for b in ctx.branches
+    ]
+
 
 COLLECTORS: dict[str, Collector] = {}

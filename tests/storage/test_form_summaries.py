@@ -1,0 +1,205 @@
+"""The summaries' figures from invented records through the database (issue 15):
+失联 (seed 001 附件7), 外出流动 (附件8), 口袋 (seed 000 附件8), 管理及处置 (附件9),
+流出 A–Z (seed 003 附件2, R-TABLE-SUMS), each per branch with a 合计 row, and
+the workbooks read back with openpyxl and python-calamine."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from storage.db import write_tx
+from storage.models import Campaign, Escalation, Member, MobileRecord, SearchOutcome
+from storage.services.access import Actor, Grant, Role
+from storage.services.form_data import BranchRef, CampaignRef, ExportContext
+from storage.services.form_data import summaries as figures
+from tests.conftest import both_backends
+from tests.factories import member_values, org_tree
+
+TODAY = date(2026, 12, 4)
+USER = 700
+
+
+def _member(i: int, branch_id: int, **values: object) -> Member:
+    return Member(branch_id=branch_id, **member_values(i, **values))
+
+
+async def _world(session) -> ExportContext:  # type: ignore[no-untyped-def]
+    """Two branches of invented members, each case the forms count once."""
+    ids = await org_tree(session, {"示例党委": ("一支部", "二支部")})
+    one, two = ids["一支部"], ids["二支部"]
+    async with write_tx(session):
+        campaign = Campaign(
+            committee_id=ids["示例党委"],
+            name="2026年党员组织关系集中排查",
+            template="school2016",
+            starts=date(2026, 2, 1),
+            ends=date(2026, 12, 31),
+        )
+        session.add(campaign)
+        m = [
+            _member(0, one, gender="男", birth="1990-05", last_org_life=date(2024, 1, 10)),
+            _member(1, one, gender="女", birth="1995-12", last_dues=date(2020, 6, 1)),
+            _member(2, one, gender="男", birth="1960-03", last_org_life=date(2025, 1, 15)),
+            _member(3, one, last_org_life=date(2025, 1, 1)),  # lost, being searched
+            _member(4, one, transfer_letter_date=date(2026, 1, 5)),  # 口袋
+            _member(5, one, gender="女", birth="1985-07", education="大专"),
+            _member(6, one, education="本科及以上"),  # transferred in the campaign: Y
+            _member(7, one, last_org_life=date(2026, 11, 1)),
+            _member(8, two, gender="男", birth="2000-01", education="本科及以上"),
+            _member(9, two, last_org_life=date(2021, 12, 4)),
+            _member(10, two, last_org_life=date(2026, 10, 1)),
+            # 回执 back during the campaign: settled, not pocket
+            _member(
+                11,
+                two,
+                transfer_letter_date=date(2026, 2, 1),
+                transfer_receipt_date=date(2026, 3, 1),
+            ),
+        ]
+        session.add_all(m)
+        await session.flush()
+
+        def outcome(member: Member, kind: str, **values: object) -> SearchOutcome:
+            return SearchOutcome(
+                member_id=member.id,
+                kind=kind,
+                decided_on=values.pop("decided_on", date(2026, 11, 20)),
+                recorded_by=USER,
+                **values,
+            )
+
+        session.add(outcome(m[0], "found", lost_reason="1", occupation="3", org_category="2"))
+        session.add(outcome(m[1], "unreachable", lost_reason="6", occupation="8", org_category="8"))
+        session.add(
+            outcome(
+                m[2],
+                "unreachable",
+                lost_reason="7",
+                occupation="4",
+                org_category="4",
+                is_pocket=True,
+            )
+        )
+        old = outcome(m[9], "found", lost_reason="1", occupation="1", org_category="1")
+        session.add(old)
+        await session.flush()
+        new = outcome(m[9], "unreachable", lost_reason="2", occupation="1", org_category="1")
+        session.add(new)
+        await session.flush()
+        old.superseded_by_id = new.id
+        # reached, then the relation transferred out
+        m[0].transfer_letter_date = date(2026, 11, 25)
+        m[0].transfer_receipt_date = date(2026, 11, 30)
+        session.add(
+            Escalation(
+                campaign_id=campaign.id, member_id=m[2].id, kind="discipline", referred_to="纪委"
+            )
+        )
+
+        def mobile(member: Member, **values: object) -> MobileRecord:
+            return MobileRecord(
+                member_id=member.id, registered_on=date(2026, 11, 10), recorded_by=USER, **values
+            )
+
+        session.add(
+            mobile(
+                m[5],
+                region="W",
+                reason="U",
+                reason_note="照看孙辈",
+                occupation="5",
+                direction="3",
+                certificate_no="LD-0001",
+                reported_branch="示范社区党支部",
+            )
+        )
+        session.add(
+            mobile(
+                m[6],
+                region="V",
+                reason="M",
+                occupation="4",
+                direction="1",
+                transferred_in_campaign=True,
+                ended_on=date(2026, 11, 30),
+            )
+        )
+        session.add(mobile(m[8], region="X", reason="J", occupation="4", direction="4"))
+    return ExportContext(
+        actor=Actor(USER, (Grant(Role.COMMITTEE, ids["示例党委"]),)),
+        org_id=ids["示例党委"],
+        org_name="示例党委",
+        is_committee=True,
+        branches=(BranchRef(one, "一支部"), BranchRef(two, "二支部")),
+        campaign=CampaignRef(campaign.id, campaign.name, campaign.starts, campaign.ends),
+        today=TODAY,
+        pocket_days=90,
+        stamp="测试员 2026-12-04 09:00 导出",
+    )
+
+
+@pytest.fixture
+async def ctx(session) -> ExportContext:  # type: ignore[no-untyped-def]
+    return await _world(session)
+
+
+@both_backends
+async def test_lost_figures_count_every_member_and_split_the_lost(session, ctx):
+    """seed 001 附件7: 排查前在册党员 counts every member (note 2); 失联 = 取得联系 +
+    仍然无法取得联系 from the outcome in force; breakdowns as of the form's date."""
+    one, two = await figures.lost_figures(session, ctx)
+    assert (one.members, one.found.count, one.unreachable.count) == (8, 1, 2)
+    assert (one.lost, one.searching, one.pocket) == (3, 1, 1)
+    u = one.unreachable
+    assert u.gender == (1, 1)
+    assert u.age == (1, 0, 1)  # 31 and 66
+    assert u.duration == (0, 1, 0, 1)  # 1 year 10 months; 6 years
+    assert u.reason == (0, 0, 0, 0, 0, 1, 1)
+    assert u.occupation == (0, 0, 0, 1, 0, 0, 0, 1)
+    assert len(u.org_category) == 8 and u.org_category[3] == 1 and u.org_category[7] == 1
+    assert u.pocket == 1
+    assert one.found.age == (0, 1, 0) and len(one.found.org_category) == 9
+    # the superseded 取得联系 no longer counts; 4 years and 11 months lost
+    assert (two.members, two.found.count, two.unreachable.count) == (4, 0, 1)
+    assert two.unreachable.duration == (0, 0, 1, 0)
+    total = figures.LostRow.total([one, two])
+    assert (total.branch, total.members, total.lost) == ("合计", 12, 4)
+    assert total.unreachable.reason == (0, 1, 0, 0, 0, 1, 1)
+
+
+@both_backends
+async def test_outflow_figures_a_to_z(session, ctx):
+    """seed 003 附件2: A over registrations in force, Y apart (not in A), Z reported."""
+    one, two = await figures.outflow_figures(session, ctx)
+    assert (one.a, one.gender, one.age, one.education) == (1, (0, 1), (0, 1, 0), (0, 1, 0))
+    assert one.industry[-1] == 1 and one.region == (0, 1, 0)
+    assert (one.y, one.z, one.notes) == (1, 1, (("照看孙辈", 1),))
+    assert (two.a, two.age, two.education, two.region) == (1, (1, 0, 0), (0, 0, 1), (0, 0, 1))
+    assert two.industry[0] == 1 and (two.y, two.z) == (0, 0)
+    total = figures.OutflowRow.total([one, two])
+    assert (total.a, total.y, total.z) == (2, 1, 1)
+    assert len(total.letters) == 26
+
+
+@both_backends
+async def test_mobile_pocket_and_disposal_figures(session, ctx):
+    """seed 001 附件8 (累积数), seed 000 附件8 (口袋), seed 001 附件9 (管理及处置)."""
+    one, two = await figures.mobile_figures(session, ctx)
+    assert (one.count, one.still_away, one.female, one.certificate, one.reported) == (
+        1,
+        1,
+        1,
+        1,
+        1,
+    )
+    assert one.occupation == (0, 0, 0, 0, 1) and one.direction == (0, 0, 1, 0, 0, 0)
+    assert two.count == 1 and two.direction[3] == 1
+    p1, p2 = await figures.pocket_figures(session, ctx)
+    assert (p1.unreceipted, p1.pocket, p1.searching, p1.settled) == (1, 1, 1, 1)
+    assert (p2.unreceipted, p2.pocket, p2.settled) == (0, 0, 1)
+    d1, d2 = await figures.disposal_figures(session, ctx)
+    assert (d1.found, d1.unreachable, d1.transferred, d1.discipline) == (1, 2, 1, 1)
+    assert (d1.managed, d1.decided.suspended) == (1, 0)
+    assert (d2.lost, d2.transferred) == (1, 0)
