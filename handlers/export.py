@@ -26,6 +26,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     Message,
 )
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.chat_action import ChatActionSender
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy import func, select
@@ -38,7 +39,7 @@ from handlers.member_view import MemberAction
 from handlers.routes import Routes
 from storage.models import CampaignStage, Organisation, StageItem
 from storage.services import exports
-from storage.services.access import AccessDenied, Actor, Role
+from storage.services.access import AccessDenied, Actor, Role, require_member
 
 router = Routes("export")
 
@@ -103,12 +104,23 @@ async def _forms_menu(
 
 @router.callback_query(ExportAct.filter(F.action == "org"))
 async def org_chosen(
-    call: CallbackQuery, callback_data: ExportAct, session: AsyncSession, actor: Actor
+    call: CallbackQuery,
+    callback_data: ExportAct,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    actor: Actor,
 ) -> None:
     assert isinstance(call.message, Message)
     org = await _readable_org(session, actor, callback_data.org_id)
-    await call.answer()
+    await _ack(call, callback_answer)
     await _forms_menu(call.message, session, actor, org)
+
+
+async def _ack(call: CallbackQuery, answer: CallbackAnswer, text: str | None = None) -> None:
+    """Answer the tap now: a workbook may take longer than Telegram waits for
+    the answer the middleware would give after the handler."""
+    answer.disable()
+    await call.answer(text)
 
 
 async def _readable_org(session: AsyncSession, actor: Actor, org_id: int) -> Organisation:
@@ -128,7 +140,11 @@ async def _readable_org(session: AsyncSession, actor: Actor, org_id: int) -> Org
 
 @router.callback_query(ExportAct.filter(F.action == "branches"))
 async def branches(
-    call: CallbackQuery, callback_data: ExportAct, session: AsyncSession, actor: Actor
+    call: CallbackQuery,
+    callback_data: ExportAct,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    actor: Actor,
 ) -> None:
     assert isinstance(call.message, Message)
     committee = await _readable_org(session, actor, callback_data.org_id)
@@ -154,7 +170,7 @@ async def branches(
         nav.append(_button("▶", action="branches", org_id=committee.id, page=page + 1))
     if nav:
         rows.append(nav)
-    await call.answer()
+    await _ack(call, callback_answer)
     await call.message.answer(
         _("选择党支部（共{n}个）：").format(n=total),
         reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
@@ -165,6 +181,7 @@ async def branches(
 async def form_chosen(
     call: CallbackQuery,
     callback_data: ExportAct,
+    callback_answer: CallbackAnswer,
     session: AsyncSession,
     actor: Actor,
     clock: Clock,
@@ -172,7 +189,8 @@ async def form_chosen(
     bot: Bot,
 ) -> None:
     assert isinstance(call.message, Message)
-    await call.answer(_("正在生成……"))
+    await _readable_org(session, actor, callback_data.org_id)  # refused before the tap is answered
+    await _ack(call, callback_answer, _("正在生成……"))
     build = exports.export_form(
         session,
         actor,
@@ -189,6 +207,7 @@ async def form_chosen(
 async def member_form(
     call: CallbackQuery,
     callback_data: MemberAction,
+    callback_answer: CallbackAnswer,
     session: AsyncSession,
     actor: Actor,
     clock: Clock,
@@ -197,7 +216,8 @@ async def member_form(
 ) -> None:
     """From a member's card: 一人一档 (arg "dossier") or 党员基本信息表 ("member_info")."""
     assert isinstance(call.message, Message)
-    await call.answer(_("正在生成……"))
+    await require_member(session, actor, callback_data.member_id)
+    await _ack(call, callback_answer, _("正在生成……"))
     build = exports.export_form(
         session,
         actor,
@@ -247,13 +267,17 @@ async def _with_progress(message: Message, bot: Bot, build: Awaitable[T]) -> T |
 
 @router.callback_query(ExportAct.filter(F.action == "stages"))
 async def stages(
-    call: CallbackQuery, callback_data: ExportAct, session: AsyncSession, actor: Actor
+    call: CallbackQuery,
+    callback_data: ExportAct,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    actor: Actor,
 ) -> None:
     assert isinstance(call.message, Message)
     org = await _readable_org(session, actor, callback_data.org_id)
     campaign = await exports.current_campaign(session, org)
     if campaign is None:
-        await call.answer()
+        await _ack(call, callback_answer)
         await call.message.answer(_("没有进行中的排查工作，无法按阶段打包。"))
         return
     with_forms = select(StageItem.stage_id).where(StageItem.form.is_not(None))
@@ -265,7 +289,7 @@ async def stages(
             .order_by(CampaignStage.due, CampaignStage.id)
         )
     ]
-    await call.answer()
+    await _ack(call, callback_answer)
     if not rows:
         await call.message.answer(_("这项排查工作的各阶段都没有要报送的表。"))
         return
@@ -281,6 +305,7 @@ async def stages(
 async def stage_chosen(
     call: CallbackQuery,
     callback_data: ExportAct,
+    callback_answer: CallbackAnswer,
     session: AsyncSession,
     actor: Actor,
     clock: Clock,
@@ -289,7 +314,7 @@ async def stage_chosen(
 ) -> None:
     assert isinstance(call.message, Message)
     org = await _readable_org(session, actor, callback_data.org_id)
-    await call.answer(_("正在打包……"))
+    await _ack(call, callback_answer, _("正在打包……"))
     build = exports.export_stage(
         session,
         actor,
