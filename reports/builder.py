@@ -14,6 +14,10 @@ list; every other sheet-level setting (widths, freeze panes, sheet properties)
 is set before the first row because openpyxl writes it at the top of the file.
 Data cells get borders only in the ordinary mode: a styled cell per value
 costs time and memory at 100,000 rows.
+
+A ``Form(grid=True)`` is a label/value sheet laid out like a paper form (the
+党员基本信息表): no column-header row; each row is a list of cells, any of them a
+``Span`` covering several columns (merged) or marked as a label (bold, shaded).
 """
 
 from __future__ import annotations
@@ -71,6 +75,20 @@ class Form:
     # Every page printed carries the marking (R-CONFIDENTIAL); ``stamp`` names
     # who exported it and when, on each page's footer and in the file's properties.
     stamp: str | None = None
+    # A label/value sheet (党员基本信息表): no column-header row, the rows hold
+    # ``Span`` cells; the columns give only the widths.
+    grid: bool = False
+
+
+@dataclass(frozen=True)
+class Span:
+    """One cell of a ``Form(grid=True)`` row, merged across ``across`` columns;
+    a ``label`` cell looks like a column header (bold, shaded). A plain value
+    in a grid row is a one-column value cell."""
+
+    value: Any
+    across: int = 1
+    label: bool = False
 
 
 MARKING = "内部资料 注意保密"
@@ -90,6 +108,8 @@ class Layout:
 
 def layout(form: Form) -> Layout:
     top = (1 if form.title else 0) + len(form.header_lines) + 1
+    if form.grid:  # no column-header rows: the data start at ``top``
+        return Layout(top, top - 1)
     grouped = any(c.group for c in form.columns)
     return Layout(top, top + 1 if grouped else top)
 
@@ -147,13 +167,17 @@ def _write_sheet(
     for line in ((form.title,) if form.title else ()), *form.header_lines:
         row_no += 1
         _line(ws, row_no, line, columns, title=row_no == 1 and bool(form.title))
-    _column_headers(ws, columns, at)
-
-    data_styles = [_data_style(c, borders=not write_only) for c in columns]
-    row_no = at.header_bottom
-    for values in rows:
-        row_no += 1
-        ws.append([_cell(ws, v, s) if s else v for v, s in zip(values, data_styles, strict=False)])
+    if form.grid:
+        row_no = _grid_rows(ws, rows, columns, at.header_bottom)
+    else:
+        _column_headers(ws, columns, at)
+        data_styles = [_data_style(c, borders=not write_only) for c in columns]
+        row_no = at.header_bottom
+        for values in rows:
+            row_no += 1
+            ws.append(
+                [_cell(ws, v, s) if s else v for v, s in zip(values, data_styles, strict=False)]
+            )
     last_data = row_no
     if form.footer_lines:
         row_no += 1
@@ -174,8 +198,9 @@ def _prepare_sheet(ws: Any, form: Form, columns: Sequence[Column], at: Layout) -
             # The column's own style: what Excel applies to cells typed in later,
             # e.g. text for 身份证号 so an 18-digit number is not rounded to 15 digits.
             dim.number_format = column.number_format
-    ws.freeze_panes = f"{get_column_letter(form.freeze_columns + 1)}{at.first_data_row}"
-    ws.print_title_rows = f"{at.header_top}:{at.header_bottom}"
+    if not form.grid:
+        ws.freeze_panes = f"{get_column_letter(form.freeze_columns + 1)}{at.first_data_row}"
+        ws.print_title_rows = f"{at.header_top}:{at.header_bottom}"
     ws.page_setup.orientation = "landscape" if form.landscape else "portrait"
     ws.page_setup.paperSize = "9"  # A4
     ws.page_setup.fitToWidth = 1
@@ -302,6 +327,36 @@ def _column_headers(ws: Any, columns: Sequence[Column], at: Layout) -> None:
         _merge(ws, *merge)
 
 
+def _grid_rows(
+    ws: Any, rows: Iterable[Sequence[Any]], columns: Sequence[Column], row_no: int
+) -> int:
+    """The rows of a label/value sheet; returns the last row's number."""
+    width = len(columns)
+    for values in rows:
+        row_no += 1
+        cells: list[Any] = []
+        merges: list[tuple[int, int]] = []
+        lines = 1
+        for value in values:
+            span = value if isinstance(value, Span) else Span(value)
+            start = len(cells)
+            if start >= width:
+                break
+            across = max(1, min(span.across, width - start))
+            style = _HEAD if span.label else _VALUE
+            cells.append(_cell(ws, span.value, style))
+            cells.extend(_cell(ws, None, style) for _ in range(across - 1))
+            if across > 1:
+                merges.append((start + 1, start + across))
+            room = sum(c.width for c in columns[start : start + across])
+            lines = max(lines, math.ceil(len(str(span.value or "")) * 2 / max(1.0, room)))
+        ws.row_dimensions[row_no].height = max(24, 16 * lines + 6)
+        ws.append(cells)
+        for first, last in merges:  # after the append, as in _line
+            _merge(ws, row_no, first, row_no, last)
+    return row_no
+
+
 def _merge(ws: Any, r1: int, c1: int, r2: int, c2: int) -> None:
     if hasattr(ws, "merge_cells"):
         ws.merge_cells(start_row=r1, start_column=c1, end_row=r2, end_column=c2)
@@ -321,6 +376,7 @@ class _Style:
 _TITLE = _Style(font=_TITLE_FONT, alignment=_CENTRE)
 _NOTE = _Style(alignment=_LEFT)
 _HEAD = _Style(font=_HEAD_FONT, alignment=_CENTRE, fill=_HEAD_FILL, border=_BOX)
+_VALUE = _Style(alignment=_LEFT, border=_BOX)
 
 
 def _data_style(column: Column, *, borders: bool) -> _Style | None:

@@ -1,7 +1,197 @@
-"""Collectors for the member forms (see the package note)."""
+"""Collectors for the one-member forms (see the package note): the 党员基本信息表
+(``member_info``, seed 001 附件1) and the 一人一档 (``dossier``, R-DOSSIER).
+
+``ctx.member_id`` names the member; the dispatcher has checked access, and the
+member is read through ``require_member`` again (R-ACL-BRANCH, every time).
+Everything about the member is read here, in a few indexed queries, and
+handed to the renderer as plain values; who did what is the user's full name
+(user_account.full_name) where the bot knows it.
+"""
 
 from __future__ import annotations
 
-from storage.services.form_data import Collector
+from datetime import UTC, datetime, tzinfo
 
-COLLECTORS: dict[str, Collector] = {}
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from domain.member_fields import values_of
+from reports.forms import member as forms
+from storage.models import (
+    AttemptEvidence,
+    AuditEvent,
+    ContactAttempt,
+    Member,
+    SearchOutcome,
+    User,
+)
+from storage.services import family, mobile
+from storage.services.access import require_member
+from storage.services.form_data import Collector, ExportContext, RenderJob
+
+
+def _member_id(ctx: ExportContext) -> int:
+    if ctx.member_id is None:
+        raise ValueError("a one-member form needs ctx.member_id")
+    return ctx.member_id
+
+
+def _local(at: datetime | None, tz: tzinfo | None) -> datetime | None:
+    """A stored instant as the form's local wall time (naive). SQLite hands
+    back naive UTC; PostgreSQL an aware value."""
+    if at is None:
+        return None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(tz or UTC).replace(tzinfo=None)
+
+
+def _tz(ctx: ExportContext) -> tzinfo | None:
+    return ctx.requested_at.tzinfo if ctx.requested_at is not None else None
+
+
+async def member_info(session: AsyncSession, ctx: ExportContext) -> forms.MemberInfo:
+    person: Member = await require_member(session, ctx.actor, _member_id(ctx))
+    record = await mobile.active_record(session, person.id)
+    moving = None
+    if record is not None:
+        moving = forms.MobileInfo(
+            direction=record.direction,
+            reason=record.reason,
+            reason_note=record.reason_note,
+            certificate_no=record.certificate_no,
+            work_unit=record.work_unit,
+            destination=record.destination,
+            left_on=record.left_on,
+            reported_branch=record.reported_branch,
+            reported_contact=record.reported_contact,
+            reported_post=record.reported_post,
+            reported_phone=record.reported_phone,
+        )
+    relatives = tuple(
+        forms.Relative(r.relation, r.name, r.work_unit, r.phone)
+        for r in await family.rows_of(session, person.id)
+    )
+    return forms.MemberInfo(
+        branch=person.branch.name,
+        today=ctx.today,
+        values=tuple(values_of(person).items()),
+        mobile=moving,
+        family=relatives,
+        stamp=ctx.stamp,
+    )
+
+
+async def collect_member_info(session: AsyncSession, ctx: ExportContext) -> RenderJob:
+    """党员基本信息表 (seed 001 附件1) of ``ctx.member_id``."""
+    return RenderJob(forms.render_member_info, (await member_info(session, ctx),))
+
+
+async def _attempts(
+    session: AsyncSession, member_id: int, tz: tzinfo | None
+) -> list[forms.AttemptRow]:
+    """Every attempt, corrected ones included, with its evidence count."""
+    evidence = (
+        select(AttemptEvidence.attempt_id, func.count().label("n"))
+        .group_by(AttemptEvidence.attempt_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(ContactAttempt, User.full_name, evidence.c.n)
+        .outerjoin(User, User.id == ContactAttempt.recorded_by)
+        .outerjoin(evidence, evidence.c.attempt_id == ContactAttempt.id)
+        .where(ContactAttempt.member_id == member_id)
+        .order_by(ContactAttempt.attempted_on, ContactAttempt.id)
+    )
+    return [
+        forms.AttemptRow(
+            id=a.id,
+            attempted_on=a.attempted_on,
+            channel=a.channel,
+            contact_person=a.contact_person,
+            result=a.result,
+            note=a.note,
+            recorded_by=who or None,
+            recorded_at=_local(a.created_at, tz),
+            evidence=int(n or 0),
+            replaces_id=a.replaces_id,
+            superseded_by_id=a.superseded_by_id,
+        )
+        for a, who, n in rows
+    ]
+
+
+async def _outcomes(
+    session: AsyncSession, member_id: int, tz: tzinfo | None
+) -> list[forms.OutcomeRow]:
+    rows = await session.execute(
+        select(SearchOutcome, User.full_name)
+        .outerjoin(User, User.id == SearchOutcome.recorded_by)
+        .where(SearchOutcome.member_id == member_id)
+        .order_by(SearchOutcome.id)
+    )
+    return [
+        forms.OutcomeRow(
+            kind=o.kind,
+            decided_on=o.decided_on,
+            lost_reason=o.lost_reason,
+            lost_reason_note=o.lost_reason_note,
+            occupation=o.occupation,
+            org_category=o.org_category,
+            had_misconduct=o.had_misconduct,
+            misconduct_note=o.misconduct_note,
+            misconduct_check=o.misconduct_check,
+            attitude=o.attitude,
+            is_pocket=bool(o.is_pocket),
+            note=o.note,
+            recorded_by=who or None,
+            recorded_at=_local(o.created_at, tz),
+            superseded=o.superseded_by_id is not None,
+        )
+        for o, who in rows
+    ]
+
+
+async def _events(session: AsyncSession, member_id: int, tz: tzinfo | None) -> list[forms.EventRow]:
+    """Every audit event about the member, in the order they were written."""
+    actor = aliased(User)
+    rows = await session.execute(
+        select(AuditEvent, actor.full_name)
+        .outerjoin(actor, actor.id == AuditEvent.actor_id)
+        .where(AuditEvent.member_id == member_id)
+        .order_by(AuditEvent.id)
+    )
+    return [
+        forms.EventRow(
+            at=_local(e.at, tz),
+            who=who or None,
+            entity=e.entity,
+            action=e.action,
+            field=e.field,
+            old=e.old_value,
+            new=e.new_value,
+        )
+        for e, who in rows
+    ]
+
+
+async def collect_dossier(session: AsyncSession, ctx: ExportContext) -> RenderJob:
+    """一人一档 (R-DOSSIER) of ``ctx.member_id``."""
+    info = await member_info(session, ctx)
+    member_id, tz = _member_id(ctx), _tz(ctx)
+    return RenderJob(
+        forms.render_dossier,
+        (
+            info,
+            await _attempts(session, member_id, tz),
+            await _outcomes(session, member_id, tz),
+            await _events(session, member_id, tz),
+        ),
+    )
+
+
+COLLECTORS: dict[str, Collector] = {
+    "member_info": collect_member_info,
+    "dossier": collect_dossier,
+}
