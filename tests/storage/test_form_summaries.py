@@ -5,12 +5,19 @@ the workbooks read back with openpyxl and python-calamine."""
 
 from __future__ import annotations
 
+import io
+from dataclasses import replace
 from datetime import date
+from typing import Any
 
+import openpyxl
 import pytest
+from python_calamine import CalamineWorkbook
+from sqlalchemy import select
 
+from domain.errors import DataCheckFailed, InvalidInput
 from storage.db import write_tx
-from storage.models import Campaign, Escalation, Member, MobileRecord, SearchOutcome
+from storage.models import Campaign, CampaignBranch, Escalation, Member, MobileRecord, SearchOutcome
 from storage.services.access import Actor, Grant, Role
 from storage.services.form_data import BranchRef, CampaignRef, ExportContext
 from storage.services.form_data import summaries as figures
@@ -38,6 +45,8 @@ async def _world(session) -> ExportContext:  # type: ignore[no-untyped-def]
             ends=date(2026, 12, 31),
         )
         session.add(campaign)
+        await session.flush()
+        session.add_all([CampaignBranch(campaign_id=campaign.id, branch_id=b) for b in (one, two)])
         m = [
             _member(0, one, gender="男", birth="1990-05", last_org_life=date(2024, 1, 10)),
             _member(1, one, gender="女", birth="1995-12", last_dues=date(2020, 6, 1)),
@@ -203,3 +212,154 @@ async def test_mobile_pocket_and_disposal_figures(session, ctx):
     assert (d1.found, d1.unreachable, d1.transferred, d1.discipline) == (1, 2, 1, 1)
     assert (d1.managed, d1.decided.suspended) == (1, 0)
     assert (d2.lost, d2.transferred) == (1, 0)
+
+
+# ---------------------------------------------------------------- workbooks
+
+
+def _read(content: bytes) -> tuple[Any, list[list[Any]]]:
+    """The sheet through openpyxl, and its values through python-calamine."""
+    sheet = openpyxl.load_workbook(io.BytesIO(content)).worksheets[0]
+    calamine = CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_index(0)
+    return sheet, calamine.to_python()
+
+
+async def _build(session, ctx, key: str) -> bytes:  # type: ignore[no-untyped-def]
+    job = await figures.COLLECTORS[key](session, ctx)
+    return job.render(*job.args)
+
+
+def _data(values: list[list[Any]], first: int, width: int) -> dict[str, list[float]]:
+    """Rows from ``first`` (0-based) that name a branch or 合计 → their counts."""
+    rows = {}
+    for row in values[first:]:
+        if row and row[0] in ("一支部", "二支部", "合计"):
+            rows[row[0]] = [float(v) if v not in ("", None) else 0.0 for v in row[1:width]]
+    return rows
+
+
+def _totals_add_up(rows: dict[str, list[float]], skip: tuple[int, ...] = ()) -> None:
+    for k, total in enumerate(rows["合计"]):
+        if k not in skip:
+            assert total == rows["一支部"][k] + rows["二支部"][k], k
+
+
+@both_backends
+async def test_lost_summary_workbook(session, ctx):
+    """seed 001 附件7: title, 党组织名称 header, merged group headers, codes ①–⑦,
+    a row per branch and 合计 = their sum; 失联 = 取得联系 + 仍然无法取得联系."""
+    sheet, values = _read(await _build(session, ctx, "lost_summary"))
+    assert sheet["A1"].value == values[0][0] == "与党组织失去联系党员情况汇总表"
+    assert values[1][0] == "党组织名称：示例党委"
+    heads, subs = values[2], values[3]
+    assert heads[:3] == ["党组织名称", "排查前在册党员人数", "与党组织失去联系党员"]
+    assert subs[2:5] == ["合计", "经查找取得联系党员", "经查找仍然无法取得联系党员"]
+    assert "①外出务工经商" in subs and "⑦其他" in subs and "⑧其他" in subs
+    assert "经查找仍然无法取得联系党员：失去联系情形" in heads
+    merged = {str(r) for r in sheet.merged_cells.ranges}
+    assert {"A3:A4", "B3:B4", "C3:E3"} <= merged
+    rows = _data(values, 4, len(subs))
+    assert rows["一支部"][:4] == [8, 3, 1, 2]
+    _totals_add_up(rows)
+    for row in rows.values():
+        assert row[1] == row[2] + row[3]
+    assert "填表日期：2026年12月4日" in [c for r in values[-2:] for c in r]
+
+
+@both_backends
+async def test_outflow_stats_workbook_r_table_sums(session, ctx):
+    """seed 003 附件2: columns A–Z as in the seed with the letter row, group
+    headers 性别/年龄/文化程度/从事行业或流动原因/流向区域, the U 备注, 党支部名称:
+    header, footer 审核领导/填表人/联系电话; R-TABLE-SUMS holds in every row."""
+    sheet, values = _read(await _build(session, ctx, "outflow_stats"))
+    assert values[0][0] == "流出党员有关情况统计表"
+    assert values[1][0] == "党组织名称:示例党委"
+    heads, subs, letters = values[2], values[3], values[4]
+    assert [h for h in heads if h] == [
+        "党支部名称",
+        "流出党员人数",
+        "性别",
+        "年龄",
+        "文化程度",
+        "从事行业或流动原因",
+        "流向区域",
+        "在集中排查中, 经督促已转移正式组织关系的党员人数",
+        "已向流入地党组织报到的党员人数",
+    ]
+    assert subs[2:5] == ["男", "女", "35岁以下"]
+    assert subs[22] == "备注(如存在U栏情况, 请注明主要情形及相应人数)"
+    assert letters[1:] == [*"ABCDEFGHIJKLMNOPQRSTU", "", *"VWXYZ"]
+    merged = {str(r) for r in sheet.merged_cells.ranges}
+    assert {"C3:D3", "E3:G3", "H3:J3", "K3:W3", "X3:Z3", "AA3:AA4"} <= merged
+    rows = {r[0]: r[1:] for r in values[5:] if r and r[0] in ("一支部", "二支部", "合计")}
+    assert rows["一支部"][21] == "照看孙辈1人"
+    for name, row in rows.items():
+        n = [int(v or 0) for k, v in enumerate(row) if k != 21]
+        a = n[0]
+        assert a == n[1] + n[2] == sum(n[3:6]) == sum(n[6:9]) == sum(n[9:21]), name
+        assert a == sum(n[21:24]), name
+    assert int(rows["合计"][0]) == 2 and int(rows["合计"][-2]) == 1  # Y apart from A
+    footer = [c for r in values[-2:] for c in r]
+    assert {"审核领导:", "填表人:", "联系电话:"} <= set(footer)
+
+
+@both_backends
+async def test_outflow_stats_names_members_with_missing_values(session, ctx):
+    """R-TABLE-SUMS fails on a member with no 流向区域: the check names them."""
+    async with write_tx(session):
+        record = await session.scalar(select(MobileRecord).where(MobileRecord.reason == "J"))
+        record.region = None
+    with pytest.raises(DataCheckFailed) as failed:
+        await figures.COLLECTORS["outflow_stats"](session, ctx)
+    name = member_values(8)["name"]
+    assert failed.value.problems == (f"1名流出党员未填写流向区域：{name}，请先在其卡片中补全。",)
+
+
+@both_backends
+async def test_mobile_pocket_disposal_workbooks(session, ctx):
+    """seed 001 附件8, seed 000 附件8, seed 001 附件9: headers, 合计 = sum of rows."""
+    _sheet, values = _read(await _build(session, ctx, "mobile_summary"))
+    assert values[0][0] == "外出流动党员情况汇总表"
+    assert "①企业解除劳动关系人员" in values[3] and "⑥无固定地点" in values[3]
+    rows = _data(values, 4, len(values[3]))
+    assert rows["一支部"][0] == 1
+    _totals_add_up(rows)
+
+    _sheet, values = _read(await _build(session, ctx, "pocket_summary"))
+    assert values[0][0] == "“口袋”党员情况汇总表"
+    rows = _data(values, 4, len(values[3]))
+    assert rows["一支部"][:2] == [1, 1]
+    _totals_add_up(rows)
+
+    _sheet, values = _read(await _build(session, ctx, "disposal_summary"))
+    assert values[0][0] == "与党组织失去联系党员管理及处置情况汇总表"
+    heads = [h for h in values[2] if h]
+    assert [h for h in values[3] if h][:4] == [
+        "合计",
+        "经查找取得联系",
+        "经查找仍然无法取得联系",
+        "纳入组织管理",
+    ]
+    assert {"规范管理", "组织处置", "纪律处分"} <= set(heads)
+    assert any("可以有交叉" in str(c) for r in values[-3:] for c in r)
+    rows = _data(values, 4, len(values[3]))
+    assert rows["一支部"][:5] == [3, 1, 2, 1, 1] and rows["一支部"][-1] == 1
+    _totals_add_up(rows)
+
+
+@both_backends
+async def test_survey_stats_needs_a_campaign(session, ctx):
+    """seed 000 附件9 counts the campaign's sweep: none chosen, a Chinese error."""
+    with pytest.raises(InvalidInput):
+        await figures.COLLECTORS["survey_stats"](session, replace(ctx, campaign=None))
+    _sheet, values = _read(await _build(session, ctx, "survey_stats"))
+    assert values[0][0] == "党员摸底核查情况统计表"
+    assert values[2][0] == "人员类别"
+    total = next(r for r in values if r and r[0] == "合计")
+    assert int(total[1]) == 12
+    # a branch's export: the same counts over that branch alone
+    one = replace(ctx, is_committee=False, branches=ctx.branches[:1], org_name="一支部")
+    _sheet, values = _read(await _build(session, one, "survey_stats"))
+    assert values[1][0] == "党支部名称：一支部"
+    total = next(r for r in values if r and r[0] == "合计")
+    assert int(total[1]) == 8 and int(total[5]) == 3  # m1, m2 unreachable and m3 searched

@@ -22,7 +22,7 @@ What counts:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date
 from typing import Any, Self, TypeVar
@@ -31,6 +31,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, extract, func, not_, o
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from domain.clocks import Standing
 from domain.codes import (
     Education,
     FlowDirection,
@@ -43,12 +44,26 @@ from domain.codes import (
     MobileRegion,
     UnreachableOrgCategory,
 )
-from domain.form_checks import AGE_LIMITS, DURATION_LIMITS, age_cutoff
+from domain.errors import N_, DataCheckFailed, InvalidInput
+from domain.form_checks import (
+    AGE_LIMITS,
+    DURATION_LIMITS,
+    age_cutoff,
+    disposal_problems,
+    lost_problems,
+    missing_line,
+    outflow_problems,
+    relation_problems,
+)
+from domain.sweep import Check
 from domain.thresholds import lost_before, pocket_before
+from reports.forms.summaries import TOTAL, org_line, render_outflow, render_summary
 from storage.models import Escalation, Member, MobileRecord, SearchOutcome
-from storage.services.form_data import Collector, ExportContext
-
-TOTAL = "合计"
+from storage.services import categories
+from storage.services.form_data import Collector, ExportContext, RenderJob
+from storage.services.situations import branch_situations
+from storage.services.sweep import answer_counts
+from storage.services.sweep_stats import COUNTED, CategoryRow, category_summary
 
 
 def _add(a: Any, b: Any) -> Any:
@@ -759,4 +774,324 @@ async def disposal_figures(session: AsyncSession, ctx: ExportContext) -> list[Di
     ]
 
 
-COLLECTORS: dict[str, Collector] = {}
+# ---------------------------------------------------------------- collectors
+
+
+def _header(ctx: ExportContext, colon: str = "：") -> tuple[str, ...]:
+    return org_line(ctx.org_name, committee=ctx.is_committee, colon=colon)
+
+
+def _with_total(rows: list[_R], cls: Any, ctx: ExportContext) -> list[_R]:
+    """One row per branch, and the 合计 row for a committee's export."""
+    return [*rows, cls.total(rows)] if ctx.is_committee and rows else rows
+
+
+def _missing_problems(who: str, missing: dict[str, list[str]]) -> list[str]:
+    return [missing_line(who, what, names) for what, names in missing.items()]
+
+
+async def _check(
+    problems: list[str], who: str, missing: Callable[[], Awaitable[dict[str, list[str]]]]
+) -> None:
+    """DataCheckFailed when a relation fails: the members whose records lack a
+    counted value first (what to fix), else the relations that failed."""
+    if not problems:
+        return
+    named = _missing_problems(who, await missing())
+    raise DataCheckFailed(named or problems)
+
+
+def lost_values(row: LostRow) -> list[object]:
+    """A 失联 汇总表 row in the columns of ``reports.forms.summaries.lost_columns``."""
+    u = row.unreachable
+    return [
+        row.branch,
+        row.members,
+        row.lost,
+        row.found.count,
+        u.count,
+        *u.gender,
+        *u.age,
+        *u.duration,
+        *u.reason,
+        *u.occupation,
+        row.pocket,
+        row.searching,
+    ]
+
+
+def lost_check(row: LostRow) -> list[str]:
+    u = row.unreachable
+    return lost_problems(
+        row.branch,
+        row.lost,
+        row.found.count,
+        u.count,
+        u.gender,
+        u.age,
+        u.duration,
+        u.reason,
+        u.occupation,
+    )
+
+
+async def collect_lost(session: AsyncSession, ctx: ExportContext) -> RenderJob:
+    rows = _with_total(await lost_figures(session, ctx), LostRow, ctx)
+    problems = [p for row in rows for p in lost_check(row)]
+    await _check(problems, "经查找仍然无法取得联系党员", lambda: lost_missing(session, ctx))
+    return RenderJob(
+        render_summary,
+        ("lost_summary", _header(ctx), [lost_values(r) for r in rows], ctx.today, ctx.stamp),
+    )
+
+
+def mobile_values(row: MobileRow) -> list[object]:
+    return [
+        row.branch,
+        row.count,
+        row.female,
+        row.still_away,
+        *row.occupation,
+        *row.direction,
+        row.certificate,
+        row.reported,
+    ]
+
+
+async def collect_mobile(session: AsyncSession, ctx: ExportContext) -> RenderJob:
+    rows = _with_total(await mobile_figures(session, ctx), MobileRow, ctx)
+    problems = [
+        p
+        for r in rows
+        for p in relation_problems(
+            r.branch, "外出流动党员", r.count, (("职业", r.occupation), ("外出流向", r.direction))
+        )
+    ]
+    await _check(problems, "外出流动党员", lambda: mobile_missing(session, ctx))
+    return RenderJob(
+        render_summary,
+        ("mobile_summary", _header(ctx), [mobile_values(r) for r in rows], ctx.today, ctx.stamp),
+    )
+
+
+def pocket_values(row: PocketRow) -> list[object]:
+    return [
+        row.branch,
+        row.unreceipted,
+        row.pocket,
+        row.found,
+        row.unreachable,
+        row.searching,
+        row.settled,
+    ]
+
+
+async def collect_pocket(session: AsyncSession, ctx: ExportContext) -> RenderJob:
+    rows = _with_total(await pocket_figures(session, ctx), PocketRow, ctx)
+    problems = [
+        p
+        for r in rows
+        for p in relation_problems(
+            r.branch,
+            "“口袋”党员",
+            r.pocket,
+            (
+                (
+                    "经查找取得联系、仍然无法取得联系与正在查找",
+                    (r.found, r.unreachable, r.searching),
+                ),
+            ),
+        )
+    ]
+    if problems:  # cannot happen on stored data: the three are disjoint and cover all
+        raise DataCheckFailed(problems)
+    return RenderJob(
+        render_summary,
+        ("pocket_summary", _header(ctx), [pocket_values(r) for r in rows], ctx.today, ctx.stamp),
+    )
+
+
+def disposal_values(row: DisposalRow) -> list[object]:
+    d = row.decided
+    return [
+        row.branch,
+        row.lost,
+        row.found,
+        row.unreachable,
+        row.managed,
+        row.transferred,
+        d.retransferred,
+        d.retained,
+        d.probation_extended,
+        d.probation_cancelled,
+        d.deadline_correct,
+        d.persuaded,
+        d.removed,
+        d.suspended,
+        row.discipline,
+    ]
+
+
+def disposal_check(row: DisposalRow) -> list[str]:
+    d = row.decided
+    return disposal_problems(
+        row.branch,
+        row.lost,
+        row.found,
+        row.unreachable,
+        row.managed,
+        row.transferred,
+        (
+            ("纳入组织管理", row.managed),
+            ("补转组织关系", d.retransferred),
+            ("保留组织关系", d.retained),
+            ("延长预备期", d.probation_extended),
+            ("取消预备党员资格", d.probation_cancelled),
+            ("限期改正", d.deadline_correct),
+            ("劝退", d.persuaded),
+            ("除名", d.removed),
+            ("停止党籍", d.suspended),
+            ("纪律处分", row.discipline),
+        ),
+    )
+
+
+async def collect_disposal(session: AsyncSession, ctx: ExportContext) -> RenderJob:
+    rows = _with_total(await disposal_figures(session, ctx), DisposalRow, ctx)
+    problems = [p for r in rows for p in disposal_check(r)]
+    if problems:
+        raise DataCheckFailed(problems)
+    return RenderJob(
+        render_summary,
+        (
+            "disposal_summary",
+            _header(ctx),
+            [disposal_values(r) for r in rows],
+            ctx.today,
+            ctx.stamp,
+        ),
+    )
+
+
+def outflow_values(row: OutflowRow, *, with_org: bool) -> list[object]:
+    remark = "；".join(f"{text}{n}人" for text, n in row.notes) or None
+    values: list[object] = [
+        row.a,
+        *row.gender,
+        *row.age,
+        *row.education,
+        *row.industry,
+        remark,
+        *row.region,
+        row.y,
+        row.z,
+    ]
+    return [row.branch, *values] if with_org else values
+
+
+def outflow_check(row: OutflowRow) -> list[str]:
+    return outflow_problems(
+        row.branch, row.a, row.gender, row.age, row.education, row.industry, row.region
+    )
+
+
+async def collect_outflow(session: AsyncSession, ctx: ExportContext) -> RenderJob:
+    """流出党员有关情况统计表: R-TABLE-SUMS checked on every row before rendering."""
+    rows = _with_total(await outflow_figures(session, ctx), OutflowRow, ctx)
+    problems = [p for row in rows for p in outflow_check(row)]
+    await _check(problems, "流出党员", lambda: outflow_missing(session, ctx))
+    with_org = ctx.is_committee
+    return RenderJob(
+        render_outflow,
+        (
+            _header(ctx, colon=":"),
+            [outflow_values(r, with_org=with_org) for r in rows],
+            ctx.today,
+            ctx.stamp,
+            with_org,
+        ),
+    )
+
+
+# ---------------------------------------------------------------- 摸底核查
+
+
+def survey_values(row: CategoryRow) -> list[object]:
+    return [
+        row.category or "未填写人员类别",
+        row.members,
+        row.checked,
+        row.pending,
+        row.problems,
+        row.standings[Standing.LOST],
+        row.standings[Standing.MOBILE],
+        row.standings[Standing.POCKET],
+    ]
+
+
+async def collect_survey(session: AsyncSession, ctx: ExportContext) -> RenderJob:
+    """党员摸底核查情况统计表 (seed 000 附件9) by 人员类别, from the sweep of the
+    campaign: the committee's table (``sweep_stats.category_summary``), or for
+    a branch's export the same counts over that branch alone."""
+    if ctx.campaign is None:
+        raise InvalidInput(N_("党员摸底核查情况统计表按排查工作统计，请先选择或开展一次集中排查。"))
+    if ctx.is_committee:
+        _, rows, total = await category_summary(
+            session, ctx.actor, ctx.campaign.id, ctx.today, ctx.pocket_days
+        )
+    else:
+        rows, total = await _branch_categories(session, ctx)
+    values = [survey_values(r) for r in rows if r.members or r.category is not None]
+    values.append([TOTAL, *survey_values(total)[1:]])
+    return RenderJob(render_summary, ("survey_stats", _header(ctx), values, ctx.today, ctx.stamp))
+
+
+async def _branch_categories(
+    session: AsyncSession, ctx: ExportContext
+) -> tuple[list[CategoryRow], CategoryRow]:
+    """``category_summary`` for the branches of a branch's export."""
+    assert ctx.campaign is not None
+    rows: dict[str | None, CategoryRow] = {}
+    for branch in ctx.branches:
+        for name in await categories.names_for_branch(session, branch.id):
+            rows.setdefault(name, CategoryRow(name))
+    per_member = answer_counts(ctx.campaign.id)
+    statement = (
+        select(
+            Member.category,
+            func.count(Member.id),
+            func.sum(case((per_member.c.answered >= len(Check), 1), else_=0)),
+            func.sum(per_member.c.pending),
+            func.sum(per_member.c.problems),
+        )
+        .outerjoin(per_member, per_member.c.member_id == Member.id)
+        .where(Member.branch_id.in_(ctx.branch_ids))
+        .group_by(Member.category)
+    )
+    for category, members, checked, pending, problems in await session.execute(statement):
+        row = rows.setdefault(category, CategoryRow(category))
+        row.members, row.checked = int(members), int(checked or 0)
+        row.pending, row.problems = int(pending or 0), int(problems or 0)
+    for branch in ctx.branches:
+        for item in await branch_situations(
+            session, ctx.actor, branch.id, ctx.today, pocket_days=ctx.pocket_days
+        ):
+            standing = item.situation.standing
+            if standing in COUNTED:
+                category = item.member.category
+                rows.setdefault(category, CategoryRow(category)).standings[standing] += 1
+    ordered = sorted(rows.values(), key=lambda r: r.category is None)
+    total = CategoryRow(None)
+    for row in ordered:
+        total.add(row)
+    return ordered, total
+
+
+COLLECTORS: dict[str, Collector] = {
+    "lost_summary": collect_lost,
+    "mobile_summary": collect_mobile,
+    "pocket_summary": collect_pocket,
+    "disposal_summary": collect_disposal,
+    "outflow_stats": collect_outflow,
+    "survey_stats": collect_survey,
+}
