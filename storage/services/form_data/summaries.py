@@ -618,7 +618,7 @@ async def outflow_figures(session: AsyncSession, ctx: ExportContext) -> list[Out
     counted = {row[0]: _ints(row[1:]) for row in await session.execute(outflow_statement(ctx))}
     notes: dict[int, dict[str, int]] = {}
     other = (
-        select(Member.branch_id, func.coalesce(MobileRecord.reason_note, ""), func.count())
+        select(Member.branch_id, MobileRecord.reason_note, func.count())
         .select_from(MobileRecord)
         .join(Member, Member.id == MobileRecord.member_id)
         .where(
@@ -627,10 +627,10 @@ async def outflow_figures(session: AsyncSession, ctx: ExportContext) -> list[Out
             MobileRecord.transferred_in_campaign.is_(False),
             MobileRecord.reason == MobileIndustry.OTHER.value,
         )
-        .group_by(Member.branch_id, func.coalesce(MobileRecord.reason_note, ""))
+        .group_by(Member.branch_id, MobileRecord.reason_note)
     )
     for branch_id, text, n in await session.execute(other):
-        label = text.strip() or "未注明"
+        label = (text or "").strip() or "未注明"
         slot = notes.setdefault(branch_id, {})
         slot[label] = slot.get(label, 0) + int(n)
     width = 1 + 2 + 3 + 3 + len(MobileIndustry) + 3 + 2
