@@ -263,9 +263,12 @@ def _columns() -> list[str]:
     return [_("在册"), _("已核查"), _("失联"), _("取得联系"), _("仍无法联系"), _("已处置")]
 
 
+def _values(f: BranchFigures) -> tuple[int, ...]:
+    return (f.members, f.checked, f.lost, f.reached, f.unreachable, f.settled)
+
+
 def _row(name: str, f: BranchFigures, widths: list[int]) -> str:
-    values = (f.members, f.checked, f.lost, f.reached, f.unreachable, f.settled)
-    cells = [str(v).rjust(w) for v, w in zip(values, widths, strict=True)]
+    cells = [str(v).rjust(w) for v, w in zip(_values(f), widths, strict=True)]
     return html.quote(_fit(name, NAME_CELLS)) + " " + " ".join(cells)
 
 
@@ -282,8 +285,13 @@ def committee_texts(
     if not shown:
         return [head + "\n" + _("本次排查还没有党支部。")]
     columns = _columns()
-    widths = [_cells(c) for c in columns]
-    header = _fit(_("党支部"), NAME_CELLS) + " " + " ".join(columns)
+    # Each column as wide as its title or its widest figure (the 合计's).
+    widths = [
+        max(_cells(title), *(len(str(_values(f)[k])) for f in [*shown, s.total]))
+        for k, title in enumerate(columns)
+    ]
+    titles = [" " * (w - _cells(t)) + t for t, w in zip(columns, widths, strict=True)]
+    header = _fit(_("党支部"), NAME_CELLS) + " " + " ".join(titles)
     lines = [_row(f.name, f, widths) for f in shown]
     lines.append(_row(_("合计"), s.total, widths))
     notes = []

@@ -90,7 +90,13 @@ def cjk_font() -> str | None:
 
 
 def _short(name: str) -> str:
-    return name if len(name) <= MAX_LABEL else name[: MAX_LABEL - 1] + "…"
+    name = name if len(name) <= MAX_LABEL else name[: MAX_LABEL - 1] + "…"
+    return _plain(name)
+
+
+def _plain(text: str) -> str:
+    """Two “$” in a label would start matplotlib's mathtext: draw them as typed."""
+    return text.replace("$", r"\$")
 
 
 # Colours that read apart in print and for the colour-blind (Okabe–Ito).
@@ -119,7 +125,7 @@ def render_progress_chart(text: ChartText, rows: tuple[ChartRow, ...]) -> bytes:
         figure = Figure(figsize=(10, 1.6 + 0.45 * n), dpi=100, layout="constrained")
         FigureCanvasAgg(figure)
         sweep, search = figure.subplots(1, 2, sharey=True, width_ratios=(1, 1.4))
-        figure.suptitle(text.title, fontsize=12)
+        figure.suptitle(_plain(text.title), fontsize=12)
 
         sweep.barh(places, [r.members for r in rows], color=_GREY, label=text.members)
         sweep.barh(places, [r.checked for r in rows], height=0.5, color=_BLUE, label=text.checked)

@@ -50,7 +50,8 @@ def test_the_chart_is_a_png_with_every_chinese_glyph(branches):
     _font_or_skip()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        png = render_progress_chart(TEXT, _rows(branches))
+        # A “$” pair in a name is drawn as typed, not parsed as mathtext.
+        png = render_progress_chart(TEXT, (*_rows(branches), ChartRow("$x$支部", 1, 1, 1, 0, 1, 1)))
     missing = [str(w.message) for w in caught if "missing" in str(w.message)]
     assert missing == [], missing[:3]
     assert png.startswith(PNG)
@@ -62,6 +63,7 @@ def test_the_chart_is_a_png_with_every_chinese_glyph(branches):
 def test_a_long_branch_name_is_shortened_on_the_chart():
     assert chart._short("某某大学机械工程学院教工第一党支部") == "某某大学机械工程学院教…"
     assert chart._short("一支部") == "一支部"
+    assert chart._short("$A$支部") == r"\$A\$支部"  # drawn as typed, not as mathtext
 
 
 def test_without_a_cjk_font_there_is_no_chart(monkeypatch):
