@@ -218,6 +218,7 @@ def _form(
     stamp: str,
     *notes: str,
     colon: str = "：",
+    freeze_columns: int = 1,
 ) -> Form:
     return Form(
         title=title,
@@ -225,7 +226,7 @@ def _form(
         columns=columns,
         footer_lines=_footer(today, *notes, colon=colon),
         sheet_name=title.strip("“”")[:31],
-        freeze_columns=1,
+        freeze_columns=freeze_columns,
         stamp=stamp,
     )
 
@@ -260,6 +261,7 @@ def outflow_form(header: Line, today: date, stamp: str, *, with_org: bool) -> Fo
         stamp,
         *OUTFLOW_NOTES,
         colon=":",
+        freeze_columns=1 if with_org else 0,
     )
 
 
