@@ -15,10 +15,13 @@ from storage.db import write_tx
 from storage.models import (
     Campaign,
     CampaignStage,
+    ContactAttempt,
     FamilyMember,
     Member,
     MemberCategory,
+    MobileRecord,
     Organisation,
+    SearchOutcome,
 )
 from storage.services import campaigns
 from storage.services.access import Role, load_actor
@@ -133,6 +136,8 @@ async def seed_demo(session: AsyncSession, user_id: int, today: date) -> None:
                     )
                 )
         session.add(_soon_lost(branches[0].id, today))
+        await session.flush()
+        await _demo_search(session, user_id, today)
         await grant_role(session, user_id=user_id, role=Role.ADMIN, org_id=None, granted_by=None)
         await grant_role(
             session, user_id=user_id, role=Role.COMMITTEE, org_id=committee.id, granted_by=None
@@ -141,6 +146,73 @@ async def seed_demo(session: AsyncSession, user_id: int, today: date) -> None:
             session, user_id=user_id, role=Role.SECRETARY, org_id=branches[0].id, granted_by=None
         )
     await _demo_campaign(session, user_id, committee.id, today)
+
+
+async def _demo_search(session: AsyncSession, user_id: int, today: date) -> None:
+    """Something for every form to show: 孙示三 searched through every channel
+    group and still unreachable, 钱示二 reached, 赵示一 gone to work elsewhere
+    (流出), 周示五's transfer letter without a receipt (口袋)."""
+    people = {m.name: m for m in await session.scalars(select(Member))}
+    for n, (channel, group) in enumerate(
+        (("phone", 1), ("relative", 2), ("hotline", 3), ("police", 5))
+    ):
+        session.add(
+            ContactAttempt(
+                member_id=people["孙示三"].id,
+                channel=channel,
+                channel_group=group,
+                result="not_reached",
+                attempted_on=today - timedelta(days=40 - 3 * n),
+                contact_person="吴示例" if group == 2 else None,
+                recorded_by=user_id,
+            )
+        )
+    session.add_all(
+        [
+            SearchOutcome(
+                member_id=people["孙示三"].id,
+                kind="unreachable",
+                decided_on=today - timedelta(days=20),
+                lost_reason="6",
+                occupation="8",
+                org_category="8",
+                recorded_by=user_id,
+            ),
+            SearchOutcome(
+                member_id=people["钱示二"].id,
+                kind="found",
+                decided_on=today - timedelta(days=15),
+                lost_reason="1",
+                occupation="3",
+                org_category="2",
+                had_misconduct=False,
+                misconduct_check="self",
+                attitude="愿意按时参加组织生活",
+                recorded_by=user_id,
+            ),
+            MobileRecord(
+                member_id=people["赵示一"].id,
+                registered_on=today - timedelta(days=30),
+                left_on=today - timedelta(days=240),
+                destination="示范省示范市",
+                region="W",
+                direction="3",
+                reason="M",
+                occupation="5",
+                work_unit="示范工程公司",
+                unit_has_org=True,
+                reported_branch="示范社区党支部",
+                reported_contact="冯示例",
+                reported_post="书记",
+                reported_phone="13900000099",
+                recorded_by=user_id,
+            ),
+        ]
+    )
+    people["赵示一"].education = "本科及以上"
+    people["赵示一"].ethnicity = "汉族"
+    people["周示五"].transfer_letter_date = today - timedelta(days=200)
+    people["周示五"].transfer_receiver = "示范街道党工委"
 
 
 # A member whose six months run out this many days after the demo is seeded, so

@@ -1,5 +1,5 @@
-"""Every form the catalogue offers, built from the sandbox's demo data with a
-search, a mobile member and a pocket member added (issue 15): each opens in
+"""Every form the catalogue offers, built from the sandbox's demo data (a
+search to the end, a member reached, a mobile and a pocket member: issue 15): each opens in
 openpyxl and python-calamine (.xlsx) or python-docx (.docx), none fails its
 checks on consistent records, and LibreOffice (Debian's package, headless)
 converts every file to PDF without error — skipped, with the reason, where
@@ -20,8 +20,7 @@ from sqlalchemy import select
 
 from bot.demo import COMMITTEE, seed_demo
 from reports.catalogue import FORMS
-from storage.db import write_tx
-from storage.models import ContactAttempt, Member, MobileRecord, Organisation, SearchOutcome
+from storage.models import Member, Organisation
 from storage.services import exports
 from storage.services.access import Actor, Grant, Role
 from storage.services.form_data import RenderJob
@@ -35,78 +34,10 @@ async def _inline(job: RenderJob) -> bytes:
     return job.render(*job.args)
 
 
-async def _enrich(session) -> dict[str, int]:
-    """孙示三 searched through every channel group and unreachable; 钱示二
-    reached; 赵示一 gone to work elsewhere (流出); 周示五 a pocket member."""
-    people = {m.name: m for m in await session.scalars(select(Member))}
-    async with write_tx(session):
-        for n, (channel, group) in enumerate(
-            (("phone", 1), ("relative", 2), ("hotline", 3), ("police", 5))
-        ):
-            session.add(
-                ContactAttempt(
-                    member_id=people["孙示三"].id,
-                    channel=channel,
-                    channel_group=group,
-                    result="not_reached",
-                    attempted_on=date(2026, 11, 2 + n),
-                    contact_person="吴示例" if group == 2 else None,
-                    recorded_by=USER,
-                )
-            )
-        session.add(
-            SearchOutcome(
-                member_id=people["孙示三"].id,
-                kind="unreachable",
-                decided_on=date(2026, 11, 20),
-                lost_reason="6",
-                occupation="8",
-                org_category="8",
-                recorded_by=USER,
-            )
-        )
-        session.add(
-            SearchOutcome(
-                member_id=people["钱示二"].id,
-                kind="found",
-                decided_on=date(2026, 11, 18),
-                lost_reason="1",
-                occupation="3",
-                org_category="2",
-                had_misconduct=False,
-                misconduct_check="self",
-                attitude="愿意参加组织生活",
-                recorded_by=USER,
-            )
-        )
-        session.add(
-            MobileRecord(
-                member_id=people["赵示一"].id,
-                registered_on=date(2026, 11, 10),
-                left_on=date(2026, 3, 1),
-                destination="示范省示范市",
-                region="W",
-                direction="3",
-                reason="M",
-                occupation="5",
-                work_unit="示范工程公司",
-                unit_has_org=True,
-                reported_branch="示范社区党支部",
-                reported_contact="冯示例",
-                reported_post="书记",
-                reported_phone="13900000099",
-                recorded_by=USER,
-            )
-        )
-        people["周示五"].transfer_letter_date = date(2026, 1, 5)
-        people["周示五"].transfer_receiver = "示范街道党工委"
-    return {name: m.id for name, m in people.items()}
-
-
 @pytest.fixture
 async def demo(session):
     await seed_demo(session, USER, TODAY)
-    people = await _enrich(session)
+    people = {m.name: m.id for m in await session.scalars(select(Member))}
     orgs = {o.name: o for o in await session.scalars(select(Organisation))}
     committee = orgs[COMMITTEE]
     actor = Actor(
