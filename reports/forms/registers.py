@@ -169,8 +169,12 @@ ROSTER_NOTE = (
     "外出流动、出国（境）等特殊类型党员应在备注栏注明。"
 )
 
-# (branch index in the scope, *member fields in FIELDS order); raw stored values.
+# A member's stored values in ``FIELDS`` order (dates, codes, booleans as stored).
 RosterRow = tuple[Any, ...]
+# Text format per cell only where a fix typed over the value must stay text
+# (the 18-digit ID, as in the roster's error workbook): a styled cell per
+# value makes a 100,000-row export about twice as slow as plain write-only.
+_ROSTER_TEXT_KINDS = frozenset({Kind.ID_NUMBER})
 
 
 def _roster_cells(rows: Iterable[RosterRow]) -> Iterator[list[Any]]:
@@ -208,6 +212,10 @@ def render_roster(
     base = roster_form(
         branches[0] if branches else scope.org_name, scope.today, categories=categories
     )
+    columns = tuple(
+        c if spec.kind in _ROSTER_TEXT_KINDS else dataclasses.replace(c, number_format=None)
+        for c, spec in zip(base.columns, FIELDS, strict=True)
+    )
     forms = []
     names = sheet_names(branches) if scope.is_committee and branches else [base.sheet_name]
     for index, sheet in enumerate(names):
@@ -220,7 +228,12 @@ def render_roster(
             head = ((f"党组织名称：{scope.org_name}",), *head)
         forms.append(
             dataclasses.replace(
-                base, header_lines=head, sheet_name=sheet, input_rows=0, stamp=scope.stamp
+                base,
+                columns=columns,
+                header_lines=head,
+                sheet_name=sheet,
+                input_rows=0,
+                stamp=scope.stamp,
             )
         )
     if not rows_by_branch:
