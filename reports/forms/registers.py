@@ -523,6 +523,8 @@ def outcome_problems(kind: str, rows: Sequence[OutcomeRow]) -> list[str]:
         missing.setdefault(what, []).append(name)
 
     for r in rows:
+        if r.last_contact is None:
+            lack("最近一次参加组织生活或交纳党费日期未填写（与党组织失去联系时间无从计算）", r.name)
         if not r.lost_reason:
             lack("失去联系情形未填写", r.name)
         elif r.lost_reason == LostContactReason.OTHER.value and not r.lost_reason_note:

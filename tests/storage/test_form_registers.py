@@ -32,6 +32,7 @@ from storage.models import (
     SearchOutcome,
     User,
 )
+from storage.services import search
 from storage.services.access import Actor, Grant, Role
 from storage.services.form_data import BranchRef, ExportContext
 from storage.services.form_data.registers import COLLECTORS
@@ -213,6 +214,27 @@ async def test_found_and_unreachable_registers_seed_001_attachments_5_and_6(sess
     assert branch[1][0] == "党支部名称：一支部" and _names(branch, 1) == {"乙测试"}
     sheet = load_workbook(io.BytesIO(await _export(session, actor, "found_register", orgs["一"])))
     assert "M3:O3" in {str(m) for m in sheet.active.merged_cells.ranges}
+
+
+@both_backends
+async def test_lost_time_spans_the_loss_after_the_member_is_back_in_organisation_life(
+    session, world
+):
+    """附件5 note 3: from the last 组织生活/党费 before the search ended to its end,
+    though the member has since attended a meeting (the old date from the audit)."""
+    actor, orgs, ids = world
+    await search.record_meeting(
+        session,
+        actor,
+        orgs["一"],
+        kind="both",
+        held_on=date(2026, 11, 25),
+        member_ids=[ids["甲"]],
+        today=TODAY,
+    )
+    found = _cells(await _export(session, actor, "found_register", orgs["一"]))
+    甲 = next(r for r in found if r[1] == "甲测试")
+    assert 甲[7] == "1年8个月又10天"  # 2025-03-10 → 2026-11-20
 
 
 @both_backends

@@ -125,11 +125,13 @@ def test_outcome_register_refuses_missing_codes_naming_members() -> None:
         outcome(2, lost_reason=None),
         outcome(3, org_category="9"),
         outcome(4, lost_reason="7"),
+        outcome(5, last_contact=None),
     ]
     problems = r.outcome_problems("unreachable", rows)
     assert any(p.startswith("2名党员的失去联系情形未填写：") for p in problems)
     assert any("党组织类别代码9" in p and rows[2].name in p for p in problems)
     assert any("其他" in p and rows[3].name in p for p in problems)
+    assert any("无从计算" in p and rows[4].name in p for p in problems)
     assert r.outcome_problems("found", [outcome(3, org_category="9")]) == []
 
 

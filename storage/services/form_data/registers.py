@@ -12,13 +12,13 @@ from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.channels import ChannelGroup
-from domain.clocks import last_contact
 from domain.codes import MisconductCheck
 from domain.errors import DataCheckFailed
 from domain.member_fields import FIELDS
 from domain.thresholds import pocket_before
 from reports.forms import registers as forms
 from storage.models import (
+    AuditEvent,
     ContactAttempt,
     Member,
     MemberCategory,
@@ -79,6 +79,45 @@ def _pocket_now(ctx: ExportContext) -> Any:
         Member.transfer_receipt_date.is_(None),
         Member.transfer_letter_date <= pocket_before(ctx.today, ctx.pocket_days),
     )
+
+
+async def _contact_before(
+    session: AsyncSession, wanted: dict[int, tuple[date | None, date | None, date]]
+) -> dict[int, date | None]:
+    """The last contact (组织生活 or 党费) on or before the end of each member's
+    search: member id → (last_org_life, last_dues, end) as stored now.
+
+    A member reached and brought back to organisation life has a later date
+    stored now; the one before the search is then read from the audit trail
+    (R-DOSSIER keeps each old value), so 与党组织失去联系时间 still spans the loss."""
+    result: dict[int, date | None] = {}
+    later: list[int] = []
+    for member_id, (org_life, dues, end) in wanted.items():
+        known = [d for d in (org_life, dues) if d is not None]
+        if known and max(known) <= end:
+            result[member_id] = max(known)
+        else:
+            result[member_id] = max((d for d in known if d <= end), default=None)
+            later.append(member_id)
+    for first in range(0, len(later), 500):
+        chunk = later[first : first + 500]
+        events = await session.execute(
+            select(AuditEvent.member_id, AuditEvent.old_value, AuditEvent.new_value).where(
+                AuditEvent.member_id.in_(chunk),
+                AuditEvent.field.in_(("last_org_life", "last_dues")),
+            )
+        )
+        for member_id, old, new in events:
+            end = wanted[member_id][2]
+            for text in (old, new):
+                try:
+                    day = date.fromisoformat(text[:10]) if text else None
+                except ValueError:
+                    day = None
+                if day is not None and day <= end:
+                    current = result.get(member_id)
+                    result[member_id] = day if current is None else max(current, day)
+    return result
 
 
 # ---------------------------------------------------------------- 党员名册
@@ -181,10 +220,16 @@ async def collect_attempt_log(session: AsyncSession, ctx: ExportContext) -> Rend
         .where(in_scope, searched)
         .order_by(Member.id)
     )
+    people = list(people)
     outcomes = await _outcomes_in_force(session, and_(in_scope, searched))
+    ends = {
+        mid: (org_life, dues, outcomes[mid].decided_on if mid in outcomes else ctx.today)
+        for mid, _, _, org_life, dues in people
+    }
+    contact = await _contact_before(session, ends)
     order = _order(ctx)
     members = []
-    for member_id, branch_id, name, org_life, dues in people:
+    for member_id, branch_id, name, _, _ in people:
         outcome = outcomes.get(member_id)
         members.append(
             (
@@ -192,8 +237,8 @@ async def collect_attempt_log(session: AsyncSession, ctx: ExportContext) -> Rend
                 forms.AttemptMember(
                     branch=order[branch_id][1],
                     name=name,
-                    last_contact=last_contact(org_life, dues),
-                    search_end=outcome.decided_on if outcome else ctx.today,
+                    last_contact=contact[member_id],
+                    search_end=ends[member_id][2],
                     lost_reason=outcome.lost_reason if outcome else None,
                     lost_reason_note=outcome.lost_reason_note if outcome else None,
                     checked=_checked(outcome),
@@ -257,8 +302,23 @@ async def _outcome_rows(
     chosen = {mid: o for mid, o in outcomes.items() if o.kind == kind}
     if not chosen:
         return []
-    people = await session.scalars(
-        select(Member).where(in_scope, Member.id.in_(list(chosen))).order_by(Member.id)
+    people = list(
+        await session.scalars(
+            select(Member)
+            .where(
+                in_scope,
+                Member.id.in_(
+                    select(SearchOutcome.member_id).where(
+                        SearchOutcome.kind == kind, SearchOutcome.superseded_by_id.is_(None)
+                    )
+                ),
+            )
+            .order_by(Member.id)
+        )
+    )
+    people = [m for m in people if m.id in chosen]
+    contact = await _contact_before(
+        session, {m.id: (m.last_org_life, m.last_dues, chosen[m.id].decided_on) for m in people}
     )
     order = _order(ctx)
     pocket_limit = pocket_before(ctx.today, ctx.pocket_days)
@@ -281,7 +341,7 @@ async def _outcome_rows(
                     joined=m.joined,
                     member_type=m.member_type,
                     id_number=m.id_number,
-                    last_contact=last_contact(m.last_org_life, m.last_dues),
+                    last_contact=contact[m.id],
                     decided_on=o.decided_on,
                     occupation=o.occupation,
                     lost_reason=o.lost_reason,
