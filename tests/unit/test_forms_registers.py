@@ -217,6 +217,7 @@ def test_pocket_register_seed_000_attachment_7() -> None:
     heads = header_texts(data, 3)
     assert cells[2][heads.index("介绍信开出日期")] == "组织关系转出"
     assert cells[3][heads.index("接收单位")] == "接收单位"
+    assert {"H3:I3", "A3:A4", "K3:K4"} <= merged(data)  # 组织关系转出 over its two columns
     line = cells[4]
     assert line[heads.index("介绍信开出日期")] == "2026-01-05"
     assert line[heads.index("超过回执期限天数")] == 243

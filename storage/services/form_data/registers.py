@@ -107,16 +107,17 @@ async def _contact_before(
                 AuditEvent.field.in_(("last_org_life", "last_dues")),
             )
         )
-        for member_id, old, new in events:
-            end = wanted[member_id][2]
+        for mid, old, new in events:
+            assert mid is not None
+            end = wanted[mid][2]
             for text in (old, new):
                 try:
                     day = date.fromisoformat(text[:10]) if text else None
                 except ValueError:
                     day = None
                 if day is not None and day <= end:
-                    current = result.get(member_id)
-                    result[member_id] = day if current is None else max(current, day)
+                    current = result.get(mid)
+                    result[mid] = day if current is None else max(current, day)
     return result
 
 
@@ -215,12 +216,13 @@ async def collect_attempt_log(session: AsyncSession, ctx: ExportContext) -> Rend
     searched = Member.id.in_(
         select(ContactAttempt.member_id).where(ContactAttempt.superseded_by_id.is_(None))
     )
-    people = await session.execute(
-        select(Member.id, Member.branch_id, Member.name, Member.last_org_life, Member.last_dues)
-        .where(in_scope, searched)
-        .order_by(Member.id)
+    people = list(
+        await session.execute(
+            select(Member.id, Member.branch_id, Member.name, Member.last_org_life, Member.last_dues)
+            .where(in_scope, searched)
+            .order_by(Member.id)
+        )
     )
-    people = list(people)
     outcomes = await _outcomes_in_force(session, and_(in_scope, searched))
     ends = {
         mid: (org_life, dues, outcomes[mid].decided_on if mid in outcomes else ctx.today)
@@ -434,6 +436,7 @@ async def collect_pocket_register(session: AsyncSession, ctx: ExportContext) -> 
     rows = []
     for mid, branch_id, name, gender, birth, joined, id_no, phone, letter, receiver_name in people:
         count, latest, asked = stats.get(mid, (0, None, False))
+        assert letter is not None  # R-POCKET: selected by its 介绍信 date
         overdue = (ctx.today - letter).days - ctx.pocket_days
         rows.append(
             (
