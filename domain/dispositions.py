@@ -470,13 +470,11 @@ def decide(outcome: Outcome, events: Sequence[Event], command: Command, today: d
         raise InvalidInput(N_("“{step}”不由您这一方办理。"), step=rule.step.label)
     facts = _checked_facts(outcome, rule, command.facts)
     if rule.step is Step.END_REVIEW:
-        deadline = correction_deadline(events)
-        if deadline is not None and command.on < deadline:
-            raise InvalidInput(
-                N_("限期改正到{date}才期满，期满后再评定。"), date=deadline.isoformat()
-            )
-    deadline = facts.get("deadline")
-    if isinstance(deadline, date) and deadline <= command.on:
+        ends = correction_deadline(events)
+        if ends is not None and command.on < ends:
+            raise InvalidInput(N_("限期改正到{date}才期满，期满后再评定。"), date=ends.isoformat())
+    set_deadline = facts.get("deadline")
+    if isinstance(set_deadline, date) and set_deadline <= command.on:
         raise InvalidInput(N_("改正期限要在决议日期之后。"))
     if rule.step is Step.RESOLUTION and not passed(facts):
         return Event(EventKind.NOT_ADOPTED, rule.step, command.on, command.by, facts)
