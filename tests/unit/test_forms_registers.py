@@ -318,6 +318,7 @@ def test_roster_export_reads_back_through_the_importer() -> None:
     data = r.render_roster(BRANCH, ["第一测试党支部"], [rows])
     cells = calamine(data)
     assert cells[0][0] == "党员名册"
+    assert cells[3][23] == "组织关系转出" and "X4:Z4" in merged(data)  # 介绍信/接收单位/回执
     header = find_header(cells[:10])
     parsed = parse_rows(enumerate(cells, 1), header, today=TODAY)
     assert not parsed.errors and not header.unknown
