@@ -156,7 +156,8 @@ class BranchReport:
     checks: tuple[CheckLine, ...]
     findings: tuple[tuple[str, str, str], ...]  # (党员 or 全支部, 发现, 状态)
     open_items: tuple[tuple[str, str, str, str], ...]  # (姓名, 核查项, 答复, 说明)
-    lost: tuple[tuple[str, str, str, str, int], ...]  # 姓名, 现状, 最近联系, 失联时间, 查找次数
+    # 姓名, 现状, 最近联系, 失联时间, 查找次数, 尚未查找的渠道 (R-EXHAUSTED)
+    lost: tuple[tuple[str, str, str, str, int, str], ...]
     mobile: tuple[tuple[str, str, str, str], ...]  # 姓名, 外出流向, 流入地, 报到党支部
     pocket: tuple[tuple[str, str, str, str], ...]  # 姓名, 介绍信开出日期, 接收单位, 查找情况
 
@@ -579,7 +580,7 @@ def _branch_section(doc: DocumentObject, head: Masthead, report: BranchReport) -
     _table(
         doc,
         "表7　“失联”党员",
-        ("姓名", "现状", "最近一次联系", "与党组织失去联系时间", "查找次数"),
+        ("姓名", "现状", "最近一次联系", "与党组织失去联系时间", "查找次数", "尚未查找的渠道"),
         report.lost,
     )
     _splits(doc, "表8　失联党员按失去联系情形", "失去联系情形", figures.reason)

@@ -18,7 +18,7 @@ from reports import prose as p
 from reports.builder import MARKING
 from storage.db import write_tx
 from storage.models import Member, MobileRecord, SearchOutcome, User
-from storage.services import campaigns, exports, sweep
+from storage.services import campaigns, exports, search, sweep
 from storage.services import review as reviews
 from storage.services.access import Actor, Grant, Role
 from tests.conftest import both_backends
@@ -93,6 +93,16 @@ async def world(session):
     await sweep.answer_checks(
         session, secretary, campaign.id, m[2].id, {Check.dues_and_life: Answer.pending}
     )
+    for channel in ("phone", "relative"):
+        await search.log_attempt(
+            session,
+            secretary,
+            m[2].id,
+            channel=channel,
+            result="not_reached",
+            attempted_on=date(2026, 11, 2),
+            today=TODAY,
+        )
     await reviews.record_review(
         session, staff, campaign.id, one, kind="finding", text="党费记录缺2025年", member_id=m[2].id
     )
@@ -164,7 +174,10 @@ async def test_branch_report_names_and_findings_seed_004(session, world):
     lost = {row[0]: row for row in table_after(doc, "表7")[1:]}
     assert set(lost) == {names[0], names[1], names[2]}
     assert lost[names[0]][1:4] == ["经查找取得联系", "2024年1月10日", "2年9个月又22天"]
+    assert lost[names[0]][4:] == ["0", "—"]
     assert lost[names[2]][1] == "正在查找"
+    assert lost[names[2]][4:] == ["2", "12371党建热线/原籍地组织部门、部门协查"]  # R-EXHAUSTED
+    assert lost[names[1]][5] == "本人、知情人、12371党建热线/原籍地组织部门、部门协查"
     assert table_after(doc, "表4")[1] == [names[3], "跨省流动", "某省某市", "未报到"]
     assert table_after(doc, "表6")[1] == [names[4], "2026年1月5日", "某虚构党委", "正在查找"]
 

@@ -144,7 +144,7 @@ def report_of(line: p.BranchLine) -> p.BranchReport:
         checks=(p.CheckLine("1. 名册/信息库", 38, 1, 1, 0),),
         findings=(("赵测一", "入党材料缺转正申请书", "待整改"),),
         open_items=(("钱示二", "3. 党费和组织生活", "待完善", "党费记录待补"),),
-        lost=(("孙样三", "正在查找", "2025年3月10日", "1年8个月", 4),),
+        lost=(("孙样三", "正在查找", "2025年3月10日", "1年8个月", 4, "部门协查"),),
         mobile=(("李例四", "跨省流动", "某省某市", "未报到"),),
         pocket=(("周虚五", "2026年1月5日", "某虚构单位党委", "正在查找"),),
     )
@@ -162,6 +162,7 @@ def test_branch_report_seed_004_sections_and_names() -> None:
         "2025年3月10日",
         "1年8个月",
         "4",
+        "部门协查",
     ]
     assert rows(table_by_caption(doc, "表1"))[1] == ["1. 名册/信息库", "38", "1", "1", "0"]
     assert rows(table_by_caption(doc, "表2"))[1][0] == "赵测一"

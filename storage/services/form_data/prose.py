@@ -17,6 +17,7 @@ from datetime import date
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.channels import ChannelGroup, missing_groups
 from domain.clocks import Standing, last_contact, lost_duration
 from domain.codes import (
     FlowDirection,
@@ -31,7 +32,15 @@ from domain.form_checks import AGE_BANDS, DURATION_BANDS
 from domain.sweep import Answer, Check
 from reports import prose
 from reports.catalogue import find
-from storage.models import BranchReview, Member, MobileRecord, SearchOutcome, SweepAnswer
+from storage.models import (
+    BranchReview,
+    ContactAttempt,
+    ImpossibleChannel,
+    Member,
+    MobileRecord,
+    SearchOutcome,
+    SweepAnswer,
+)
 from storage.services.form_data import BranchRef, Collector, ExportContext, RenderJob
 from storage.services.form_data import summaries as s
 from storage.services.review import review_marks
@@ -301,7 +310,7 @@ async def _open_items(
 async def _people(
     session: AsyncSession, ctx: ExportContext, branch: BranchRef
 ) -> tuple[
-    tuple[tuple[str, str, str, str, int], ...],
+    tuple[tuple[str, str, str, str, int, str], ...],
     tuple[tuple[str, str, str, str], ...],
     tuple[tuple[str, str, str, str], ...],
 ]:
@@ -318,13 +327,18 @@ async def _people(
         .subquery()
     )
     outcomes = {
-        m: (kind, day)
-        for m, kind, day in await session.execute(
-            select(SearchOutcome.member_id, SearchOutcome.kind, SearchOutcome.decided_on).join(
-                newest, newest.c.id == SearchOutcome.id
-            )
+        m: (kind, day, bool(pocket))
+        for m, kind, day, pocket in await session.execute(
+            select(
+                SearchOutcome.member_id,
+                SearchOutcome.kind,
+                SearchOutcome.decided_on,
+                SearchOutcome.is_pocket,
+            ).join(newest, newest.c.id == SearchOutcome.id)
         )
     }
+    covered = await _groups(session, ContactAttempt, ids)
+    impossible = await _groups(session, ImpossibleChannel, ids)
     records = {
         r.member_id: r
         for r in await session.scalars(
@@ -342,7 +356,12 @@ async def _people(
             end = outcome[1] if outcome else ctx.today
             duration = lost_duration(contact, end).zh() if contact and end >= contact else "—"
             state = OUTCOME_TEXT[outcome[0]] if outcome else SEARCHING
-            lost.append((m.name, state, _zh(contact), duration, p.attempts))
+            todo = "—"
+            if outcome is None or outcome[0] != "found":
+                is_pocket = standing is Standing.POCKET or bool(outcome and outcome[2])
+                missing = missing_groups(covered.get(m.id, ()), impossible.get(m.id, ()), is_pocket)
+                todo = "、".join(g.label for g in missing) or "已全部查找"
+            lost.append((m.name, state, _zh(contact), duration, p.attempts, todo))
         if standing is Standing.MOBILE:
             record = records.get(m.id)
             direction = "—"
@@ -363,6 +382,20 @@ async def _people(
             state = OUTCOME_TEXT[outcome[0]] if outcome else SEARCHING
             pocket.append((m.name, _zh(m.transfer_letter_date), m.transfer_receiver or "—", state))
     return tuple(lost), tuple(mobile), tuple(pocket)
+
+
+async def _groups(
+    session: AsyncSession, model: type[ContactAttempt] | type[ImpossibleChannel], ids: list[int]
+) -> dict[int, set[ChannelGroup]]:
+    """member → the channel groups its attempts covered (corrections count as
+    the attempt they replace), or recorded as impossible (R-EXHAUSTED)."""
+    query = select(model.member_id, model.channel_group).where(model.member_id.in_(ids)).distinct()
+    if model is ContactAttempt:
+        query = query.where(ContactAttempt.superseded_by_id.is_(None))
+    found: dict[int, set[ChannelGroup]] = {}
+    for member_id, group in await session.execute(query):
+        found.setdefault(member_id, set()).add(ChannelGroup(group))
+    return found
 
 
 async def collect_branch_report(session: AsyncSession, ctx: ExportContext) -> RenderJob:
