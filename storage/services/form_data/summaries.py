@@ -581,11 +581,12 @@ async def _names(
 
 
 def outflow_statement(ctx: ExportContext) -> Any:
-    """The one GROUP BY of the 流出党员有关情况统计表: per branch, A–X and Z over
-    the registrations in force that were not transferred, Y over those that
-    were (not counted in A, note 2). Ages as of ``ctx.today``."""
-    active = MobileRecord.ended_on.is_(None)
-    counted = and_(active, MobileRecord.transferred_in_campaign.is_(False))
+    """The one GROUP BY of the 流出党员有关情况统计表, per (branch, transferred in
+    the campaign, 备注 note): the rows not transferred are the registrations in
+    force (A–X, Z), the transferred ones are Y (not counted in A, note 2); the
+    note splits out the cases of U 其他. Grouping by the transferred flag keeps
+    each count a single comparison. Ages as of ``ctx.today``."""
+    counted = and_(MobileRecord.ended_on.is_(None), MobileRecord.transferred_in_campaign.is_(False))
     transferred: ColumnElement[bool] = MobileRecord.transferred_in_campaign.is_(True)
     if ctx.campaign is not None:
         transferred = and_(
@@ -593,50 +594,53 @@ def outflow_statement(ctx: ExportContext) -> Any:
             or_(MobileRecord.ended_on.is_(None), MobileRecord.ended_on >= ctx.campaign.starts),
         )
     parts: list[ColumnElement[bool]] = [
-        counted,
         *_codes(Member.gender, Gender),
         *_age_bands(Member.birth, ctx.today),
         *_codes(Member.education, Education),
         *_codes(MobileRecord.reason, MobileIndustry),
         *_codes(MobileRecord.region, MobileRegion),
+        func.coalesce(MobileRecord.reported_branch, "") != "",
     ]
-    columns = [_n(parts[0]), *(_n(and_(counted, c)) for c in parts[1:])]
-    columns.append(_n(transferred))
-    columns.append(_n(and_(counted, func.coalesce(MobileRecord.reported_branch, "") != "")))
     return (
-        select(Member.branch_id, *columns)
+        select(
+            Member.branch_id,
+            MobileRecord.transferred_in_campaign,
+            MobileRecord.reason_note,
+            func.count(),
+            *(func.sum(case((c, 1), else_=0)) for c in parts),
+        )
         .select_from(MobileRecord)
         .join(Member, Member.id == MobileRecord.member_id)
-        .where(Member.branch_id.in_(ctx.branch_ids), or_(active, transferred))
-        .group_by(Member.branch_id)
+        .where(Member.branch_id.in_(ctx.branch_ids), or_(counted, transferred))
+        .group_by(Member.branch_id, MobileRecord.transferred_in_campaign, MobileRecord.reason_note)
     )
+
+
+_OUTFLOW_WIDTH = 1 + 2 + 3 + 3 + len(MobileIndustry) + 3 + 1  # A, B–X, Z
 
 
 async def outflow_figures(session: AsyncSession, ctx: ExportContext) -> list[OutflowRow]:
     """Per branch, columns A–Z of seed 003 附件2 and the 备注 of U (the cases
     of 其他 as recorded in ``MobileRecord.reason_note``, with their counts)."""
-    counted = {row[0]: _ints(row[1:]) for row in await session.execute(outflow_statement(ctx))}
-    notes: dict[int, dict[str, int]] = {}
-    other = (
-        select(Member.branch_id, MobileRecord.reason_note, func.count())
-        .select_from(MobileRecord)
-        .join(Member, Member.id == MobileRecord.member_id)
-        .where(
-            Member.branch_id.in_(ctx.branch_ids),
-            MobileRecord.ended_on.is_(None),
-            MobileRecord.transferred_in_campaign.is_(False),
-            MobileRecord.reason == MobileIndustry.OTHER.value,
-        )
-        .group_by(Member.branch_id, MobileRecord.reason_note)
-    )
-    for branch_id, text, n in await session.execute(other):
-        label = (text or "").strip() or "未注明"
-        slot = notes.setdefault(branch_id, {})
-        slot[label] = slot.get(label, 0) + int(n)
-    width = 1 + 2 + 3 + 3 + len(MobileIndustry) + 3 + 2
+    sums: dict[int, list[int]] = {b.id: [0] * _OUTFLOW_WIDTH for b in ctx.branches}
+    ys: dict[int, int] = dict.fromkeys(sums, 0)
+    notes: dict[int, dict[str, int]] = {b: {} for b in sums}
+    u_at = 1 + 2 + 3 + 3 + len(MobileIndustry) - 1  # U within the counts
+    for branch_id, moved, note, count, *counts in await session.execute(outflow_statement(ctx)):
+        if moved:
+            ys[branch_id] += int(count)
+            continue
+        values = [int(count), *_ints(counts)]
+        total = sums[branch_id]
+        for k, v in enumerate(values):
+            total[k] += v
+        if values[u_at]:
+            label = (note or "").strip() or "未注明"
+            slot = notes[branch_id]
+            slot[label] = slot.get(label, 0) + values[u_at]
     rows = []
     for branch in ctx.branches:
-        v = counted.get(branch.id, (0,) * width)
+        v = sums[branch.id]
         rows.append(
             OutflowRow(
                 branch_id=branch.id,
@@ -647,9 +651,9 @@ async def outflow_figures(session: AsyncSession, ctx: ExportContext) -> list[Out
                 education=(v[6], v[7], v[8]),
                 industry=tuple(v[9:21]),
                 region=(v[21], v[22], v[23]),
-                y=v[24],
-                z=v[25],
-                notes=_ordered_notes(notes.get(branch.id, {})),
+                y=ys[branch.id],
+                z=v[24],
+                notes=_ordered_notes(notes[branch.id]),
             )
         )
     return rows
