@@ -15,7 +15,7 @@ from python_calamine import CalamineWorkbook
 
 from domain.family import Relative
 from storage.db import write_tx
-from storage.models import User
+from storage.models import AuditEvent, User
 from storage.services import exports, family, members, mobile, outcomes, search
 from storage.services.access import AccessDenied, Actor, Grant, Role
 from storage.services.form_data import member as collectors
@@ -181,6 +181,28 @@ async def test_dossier_every_attempt_outcome_and_event_R_DOSSIER(session, world)
     assert "更正查找记录 查找方式：打电话 → 发短信" in [e[7] for e in events]
     assert events[1][4:7] == ["婚姻状况", "", "已婚"]
     assert "暂无" in [c for r in calamine(done.content, 4) for c in r]
+
+
+@both_backends
+async def test_dossier_names_an_unknown_user_by_id_and_the_system_as_such(session, world):
+    """Who = the user's full name; a user without one by their id (as the export
+    stamp does); an event with no actor is the system's."""
+    ids, secretary, member_id = world
+    stranger = Actor(555, (Grant(Role.SECRETARY, ids["一支部"]),))
+    await members.update_fields(session, stranger, member_id, {"ethnicity": "汉族"})
+    async with write_tx(session):
+        session.add(
+            AuditEvent(
+                entity="member",
+                action="update",
+                field="degree",
+                new_value="学士",
+                member_id=member_id,
+            )
+        )
+    done = await _export(session, secretary, "dossier", member_id)
+    events = numbered(calamine(done.content, 3))
+    assert [e[2] for e in events[-2:]] == ["用户555", "系统"]
 
 
 @both_backends

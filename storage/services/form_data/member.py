@@ -47,6 +47,14 @@ def _local(at: datetime | None, tz: tzinfo | None) -> datetime | None:
     return at.astimezone(tz or UTC).replace(tzinfo=None)
 
 
+def _who(name: str | None, user_id: int | None) -> str | None:
+    """The user's full name; a user the bot has no name for by their id (as
+    the export stamp names them); None for the system."""
+    if name:
+        return name
+    return f"用户{user_id}" if user_id is not None else None
+
+
 def _tz(ctx: ExportContext) -> tzinfo | None:
     return ctx.requested_at.tzinfo if ctx.requested_at is not None else None
 
@@ -112,7 +120,7 @@ async def _attempts(
             contact_person=a.contact_person,
             result=a.result,
             note=a.note,
-            recorded_by=who or None,
+            recorded_by=_who(who, a.recorded_by),
             recorded_at=_local(a.created_at, tz),
             evidence=int(n or 0),
             replaces_id=a.replaces_id,
@@ -145,7 +153,7 @@ async def _outcomes(
             attitude=o.attitude,
             is_pocket=bool(o.is_pocket),
             note=o.note,
-            recorded_by=who or None,
+            recorded_by=_who(who, o.recorded_by),
             recorded_at=_local(o.created_at, tz),
             superseded=o.superseded_by_id is not None,
         )
@@ -165,7 +173,7 @@ async def _events(session: AsyncSession, member_id: int, tz: tzinfo | None) -> l
     return [
         forms.EventRow(
             at=_local(e.at, tz),
-            who=who or None,
+            who=_who(who, e.actor_id),
             entity=e.entity,
             action=e.action,
             field=e.field,
