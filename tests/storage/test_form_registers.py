@@ -7,7 +7,7 @@ One invented committee with two branches:
   attempt by phone corrected into an SMS (the phone row superseded).
 - 乙 一支部: 经查找仍然无法取得联系, 党组织类别 ⑦ (社会组织 on 附件6).
 - 丙 二支部: a mobile member in force (外出流动 / 流出).
-- 丁 二支部: registered mobile but declared unreachable: 失联, so not on 附件4.
+- 丁 二支部: registered mobile but declared unreachable (a 口袋 mark): 失联, so not on 附件4.
 - 戊 一支部: a 口袋 member (介绍信 2026-01-05, no 回执), asked the receiver once.
 - 己 二支部: moved the relation during the campaign (Y of seed 003 附件2).
 """
@@ -133,6 +133,7 @@ async def world(session):
                 SearchOutcome(
                     member_id=ids["丁"], kind="unreachable", decided_on=date(2026, 11, 22),
                     org_category="1", lost_reason="1", occupation="3", recorded_by=CLERK,
+                    is_pocket=True,
                 ),
             ]
         )  # fmt: skip
@@ -208,6 +209,8 @@ async def test_found_and_unreachable_registers_seed_001_attachments_5_and_6(sess
     row = next(r for r in unreachable if r[2] == "乙测试")
     assert row[1] == "一支部" and row[10] == "⑦" and row[11] == "⑦" and "随子女迁居" in row[-1]
     assert row[8] == "1年8个月又11天"  # 2025-03-10 → 2026-11-21
+    丁 = next(r for r in unreachable if r[2] == "丁测试")
+    assert 丁[-1] == "“口袋”党员" and row[-1] == "失去联系情形：随子女迁居"  # note 7
     甲 = next(r for r in found if r[2] == "甲测试")
     assert 甲[11] == "⑦" and 甲[12] == "2026-11-20" and 甲[13] == "无" and 甲[14] == "函询"
     branch = _cells(await _export(session, actor, "unreachable_register", orgs["一"]))

@@ -52,12 +52,13 @@ def _by_branch(ctx: ExportContext, rows: Iterable[tuple[int, Any]]) -> list[list
 
 
 async def _outcomes_in_force(session: AsyncSession, member_filter: Any) -> dict[int, SearchOutcome]:
-    """The outcome in force per member: the newest that is not superseded."""
+    """The outcome in force per member: the newest recorded (highest id) that is
+    not superseded, as the summaries pick it."""
     rows = await session.scalars(
         select(SearchOutcome)
         .join(Member, Member.id == SearchOutcome.member_id)
         .where(SearchOutcome.superseded_by_id.is_(None), member_filter)
-        .order_by(SearchOutcome.member_id, SearchOutcome.decided_on, SearchOutcome.id)
+        .order_by(SearchOutcome.member_id, SearchOutcome.id)
     )
     return {o.member_id: o for o in rows}
 
@@ -323,15 +324,9 @@ async def _outcome_rows(
         session, {m.id: (m.last_org_life, m.last_dues, chosen[m.id].decided_on) for m in people}
     )
     order = _order(ctx)
-    pocket_limit = pocket_before(ctx.today, ctx.pocket_days)
     rows = []
     for m in people:
         o = chosen[m.id]
-        pocket_now = (
-            m.transfer_letter_date is not None
-            and m.transfer_receipt_date is None
-            and m.transfer_letter_date <= pocket_limit
-        )
         rows.append(
             (
                 order[m.branch_id][0],
@@ -352,7 +347,8 @@ async def _outcome_rows(
                     had_misconduct=o.had_misconduct,
                     misconduct_check=o.misconduct_check,
                     misconduct_note=o.misconduct_note,
-                    pocket=bool(o.is_pocket) or pocket_now,
+                    # note 7, as recorded with the outcome (the summaries count the same mark)
+                    pocket=bool(o.is_pocket),
                     note=o.note,
                 ),
             )
