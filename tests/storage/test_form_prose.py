@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 import pytest
 from docx import Document
 
+from domain.errors import InvalidInput
 from domain.sweep import Answer, Check
 from reports import prose as p
 from reports.builder import MARKING
@@ -189,3 +190,20 @@ async def test_branch_report_of_the_committee_covers_each_branch(session, world)
     assert headings(doc).count(p.B_BASICS) == 2
     text = [x.text for x in doc.paragraphs]
     assert "一支部" in text and "二支部" in text
+
+
+@both_backends
+async def test_report_without_a_campaign_has_no_sweep_figures(session):
+    """No campaign: the figures still come from the records; the 五核查 columns
+    say “—” instead of a made-up zero."""
+    ids = await org_tree(session, {"空党委": ("甲支部",), "无支部党委": ()})
+    async with write_tx(session):
+        session.add(_member(0, ids["甲支部"], last_org_life=date(2026, 11, 1)))
+    staff = Actor(
+        201, (Grant(Role.COMMITTEE, ids["空党委"]), Grant(Role.COMMITTEE, ids["无支部党委"]))
+    )
+    _done, doc = await _export(session, staff, "report", ids["空党委"], None)
+    assert table_after(doc, "表1")[1] == ["甲支部", "1", "—", "—", "—", "—"]
+    assert any("暂无五核查记录" in x.text for x in doc.paragraphs)
+    with pytest.raises(InvalidInput, match="还没有党支部"):
+        await _export(session, staff, "report", ids["无支部党委"], None)

@@ -28,6 +28,7 @@ from domain.codes import (
     MobileRegion,
 )
 from domain.dates import PartialDate
+from domain.errors import N_, InvalidInput
 from domain.form_checks import AGE_BANDS, DURATION_BANDS
 from domain.sweep import Answer, Check
 from reports import prose
@@ -141,7 +142,7 @@ async def _figures(
 ) -> tuple[list[prose.BranchLine], dict[int, prose.Figures], prose.Figures]:
     """Each branch's line and figures, and the whole scope's figures."""
     if not ctx.branches:
-        raise ValueError("an export covers at least one branch")
+        raise InvalidInput(N_("这个党委下还没有党支部，没有可汇总的数据。"))
     lost = await s.lost_figures(session, ctx)
     mobile = await s.mobile_figures(session, ctx)
     outflow = await s.outflow_figures(session, ctx)
