@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from domain.channels import AttemptResult, Channel
+from domain.channels import AttemptResult, Channel, ChannelGroup
 from domain.clocks import lost_duration
 from domain.codes import (
     CodeList,
@@ -300,6 +300,14 @@ def lost_reason_text(code: str | None, note: str | None) -> str | None:
     return text
 
 
+def _self_reached(channel: str) -> str | None:
+    """联系对象 of a call, message or visit to the member: 本人."""
+    try:
+        return "本人" if Channel.of(channel).group is ChannelGroup.SELF else None
+    except ValueError:
+        return None
+
+
 def _attempt_rows(scope: Scope, members: Sequence[AttemptMember]) -> Iterator[list[Any]]:
     for number, member in enumerate(members, 1):
         head = [
@@ -315,7 +323,7 @@ def _attempt_rows(scope: Scope, members: Sequence[AttemptMember]) -> Iterator[li
                 *(head if k == 0 else blank),
                 attempt.attempted_on.isoformat(),
                 label(Channel, attempt.channel),
-                attempt.contact_person,
+                attempt.contact_person or _self_reached(attempt.channel),
                 label(AttemptResult, attempt.result),
                 attempt.note,
                 attempt.recorded_by,

@@ -168,7 +168,7 @@ def test_attempt_log_seed_001_attachment_3_one_row_per_attempt() -> None:
     assert "A3:A4" in merged(data)  # 序号 spans both header rows
     first, second = cells[top + 1], cells[top + 2]
     assert first[:4] == [1, "孙测三", "1年10个月又4天", "其他（长期照顾老人）"]
-    assert first[4:8] == ["2026-11-02", "打电话", "", "未取得联系"]
+    assert first[4:8] == ["2026-11-02", "打电话", "本人", "未取得联系"]
     assert second[:4] == ["", "", "", ""] and second[5:8] == ["亲属", "吴示例", "获得线索"]
 
 
