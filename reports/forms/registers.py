@@ -221,7 +221,7 @@ def render_roster(
     for index, sheet in enumerate(names):
         branch = branches[index] if branches else scope.org_name
         head: tuple[Line, ...] = (
-            (f"党支部名称：{branch}", "负责人：", "联系电话："),
+            (f"党支部名称：{branch}", "负责人姓名及职务：", "联系电话："),
             (ROSTER_NOTE,),
         )
         if scope.is_committee:
