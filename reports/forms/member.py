@@ -529,15 +529,17 @@ def attempt_rows(attempts: Sequence[AttemptRow]) -> Iterator[list[Any]]:
             was = number.get(a.replaces_id)
             notes.append(f"更正第{was}条" if was else "更正记录")
         try:
-            group = Channel.of(a.channel).group.label
+            group: ChannelGroup | None = Channel.of(a.channel).group
         except ValueError:
             group = None
+        # As the 附件3 register words it: a call, message or visit reached 本人.
+        whom = a.contact_person or ("本人" if group is ChannelGroup.SELF else None)
         yield [
             k,
             a.attempted_on.isoformat(),
-            group,
+            group.label if group is not None else None,
             label_of(Channel, a.channel),
-            a.contact_person,
+            whom,
             label_of(AttemptResult, a.result),
             a.note,
             a.evidence,

@@ -232,6 +232,7 @@ def test_dossier_attempts_keep_the_corrected_one_marked_R_DOSSIER() -> None:
         assert len(data_rows) == 3
         first, second, third = data_rows
         assert first[1] == "2026-11-01" and first[3] == "打电话" and first[7] == 2
+        assert first[4] == "本人"  # as the 附件3 register words a call to the member
         assert first[10] == "已更正（见第3条）"
         assert second[2] == "知情人" and second[4] == "钱示二" and second[5] == "获得线索"
         assert second[8] == "孙样三" and second[9] == "2026-11-02 10:30"
