@@ -10,10 +10,10 @@ users and the same /log script:
 
 1. /log alone;
 2. /log while the 党员名册 of the big branch is exported again and again
-   through ``storage.services.exports`` as /export does it (collect on the
-   loop, build in the worker process of ``reports.pool``);
-3. the same exports built on the event loop (``run`` = the renderer called in
-   place): what the worker process saves.
+   through ``storage.services.exports`` as /export does it (read and built in
+   the worker process of ``reports.pool``, on its own connection);
+3. the same exports read and built on the event loop: what the worker
+   process saves.
 
     .venv/bin/python bench/export_load.py [--quick] [--members N] [--users 5]
 """
@@ -91,7 +91,7 @@ async def exporting(app, branch_id: int, stop: asyncio.Event, seconds: list[floa
                 today=app.clock.today(),
                 now=datetime.now(UTC),
                 pocket_days=90,
-                **({} if run is None else {"run": run}),
+                **({"database_url": app.settings.database_url} if run is None else {"run": run}),
             )
         seconds.append(time.perf_counter() - start)
 

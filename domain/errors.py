@@ -20,6 +20,11 @@ class InvalidInput(ValueError):
         self.message = message
         self.params = params
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Raised in the export worker process and re-raised in the bot's: keep
+        # the msgid and its params, not only the formatted text.
+        return (_rebuild_invalid, (self.message, self.params))
+
     def render(self, gettext: Callable[[str], str] | None = None) -> str:
         if gettext is None:
             return self.message.format(**self.params) if self.params else self.message
@@ -32,6 +37,10 @@ class InvalidInput(ValueError):
         return text.format(**params) if params else text
 
 
+def _rebuild_invalid(message: str, params: dict[str, object]) -> InvalidInput:
+    return InvalidInput(message, **params)
+
+
 class DataCheckFailed(ValueError):
     """A form's figures fail a relation of the form's notes (R-TABLE-SUMS, 失联 =
     取得联系 + 仍无法取得联系 …): an error in the records, reported to the user
@@ -40,3 +49,6 @@ class DataCheckFailed(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("；".join(problems))
         self.problems = tuple(problems)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (DataCheckFailed, (list(self.problems),))

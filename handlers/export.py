@@ -199,6 +199,7 @@ async def form_chosen(
         today=clock.today(),
         now=clock.now(),
         pocket_days=settings.pocket_days,
+        database_url=settings.database_url,
     )
     await _send_export(call.message, bot, build)
 
@@ -226,6 +227,7 @@ async def member_form(
         today=clock.today(),
         now=clock.now(),
         pocket_days=settings.pocket_days,
+        database_url=settings.database_url,
     )
     await _send_export(call.message, bot, build)
 
@@ -323,6 +325,7 @@ async def stage_chosen(
         today=clock.today(),
         now=clock.now(),
         pocket_days=settings.pocket_days,
+        database_url=settings.database_url,
     )
     bundle = await _with_progress(call.message, bot, build)
     if bundle is None:

@@ -33,7 +33,7 @@ from storage.models import (
     StageItem,
     User,
 )
-from storage.services import audit
+from storage.services import audit, export_worker
 from storage.services.access import (
     AccessDenied,
     Actor,
@@ -199,10 +199,15 @@ async def export_form(
     pocket_days: int,
     run: Runner = _run,
     who: str | None = None,
+    database_url: str | None = None,
 ) -> Export:
     """The file of one form. Raises AccessDenied (R-ACL-BRANCH), InvalidInput
     (no such form, no campaign where the form needs one) or DataCheckFailed
-    (the records fail the form's relations: nothing is sent)."""
+    (the records fail the form's relations: nothing is sent).
+
+    With ``database_url`` (the bot) the collector runs in the worker process
+    too, on its own connection (``export_worker``); without it (the command
+    line, tests) it reads through ``session`` and ``run`` builds the file."""
     form = find(form_name)
     if form is None or not available(form):
         raise InvalidInput(N_("没有这张表：{name}。发送 /export 查看可导出的表。"), name=form_name)
@@ -232,13 +237,18 @@ async def export_form(
         member_id=person.id if person else None,
         requested_at=now,
     )
-    job = await COLLECTORS[form.key](session, ctx)
     name = filename(today, org.name, form.title, form.suffix, person.name if person else None)
     member_ref, org_ref = (person.id if person else None), org.id
     if session.in_transaction():
-        # The read is over: no snapshot held open while the worker builds.
+        # Access is checked: no snapshot held open while the file is built.
         await session.commit()
-    content = await run(job)
+    if database_url is not None:
+        # The bot: reading and building both in the worker process.
+        content = await pool.render(
+            RenderJob(export_worker.collect_and_render, (database_url, form.key, ctx))
+        )
+    else:
+        content = await run(await COLLECTORS[form.key](session, ctx))
     async with write_tx(session):
         audit.record(
             session,
@@ -295,6 +305,7 @@ async def export_stage(
     now: datetime,
     pocket_days: int,
     run: Runner = _run,
+    database_url: str | None = None,
 ) -> StageBundle:
     """Every form a stage names, in one .zip (SPEC §8): a deadline met with one
     command. A form whose records fail its checks is left out and named, with
@@ -322,6 +333,7 @@ async def export_stage(
                 now=now,
                 pocket_days=pocket_days,
                 run=run,
+                database_url=database_url,
             )
         except DataCheckFailed as failed:
             skipped.append((item.title, "；".join(failed.problems)))

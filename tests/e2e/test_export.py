@@ -13,7 +13,7 @@ from python_calamine import CalamineWorkbook
 
 from handlers.export import ExportAct
 from storage.db import write_tx
-from storage.models import SearchOutcome
+from storage.models import Member, SearchOutcome
 from storage.services import campaigns
 from storage.services.access import Actor, Grant, Role
 
@@ -36,12 +36,12 @@ def _rows(data: bytes) -> list[list[object]]:
 
 
 def _cell(rows, row_label: str, column_label: str):
-    """The figure in the row whose first filled cell is ``row_label`` under the
+    """The figure in the row whose first cell is ``row_label`` under the
     header cell that reads ``column_label`` (wherever the form puts them)."""
     column = next(
         c for r in rows for c, v in enumerate(r) if str(v).replace("\n", "") == column_label
     )
-    row = next(r for r in rows if any(str(v).strip() == row_label for v in r[:3]))
+    row = next(r for r in rows if r and str(r[0]).strip() == row_label)
     return row[column]
 
 
@@ -50,6 +50,8 @@ async def _searched(world) -> dict[str, list[int]]:
     first = await world.members("一支部", 3)
     second = await world.members("二支部", 2, start=3)
     async with world.app.sessionmaker() as s, write_tx(s):
+        for member_id in (first[0], second[0]):
+            (await s.get(Member, member_id)).last_org_life = date(2025, 3, 1)
         s.add(
             SearchOutcome(
                 member_id=first[0],
@@ -102,8 +104,6 @@ async def test_a_secretary_takes_their_branch_register(branch_world):
     text = " ".join(str(v) for row in _rows(sent.document.data) for v in row)
     assert "经查找取得联系党员登记表" in text
     async with branch_world.app.sessionmaker() as s:
-        from storage.models import Member
-
         reached = await s.get(Member, people["一支部"][0])
         other = await s.get(Member, people["二支部"][0])
     assert reached.name in text and other.name not in text
