@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
+from domain.audit_words import ACTIONS
 from domain.channels import AttemptResult, Channel, ChannelGroup
 from domain.clocks import is_lost, last_contact, lost_duration
 from domain.codes import (
@@ -151,31 +152,7 @@ class EventRow:
 
 # ---------------------------------------------------------------- wording
 
-# The dossier's wording, as the card's 档案 view words it (handlers/dossier.py
-# ACTIONS; tests keep the two the same).
-ACTIONS: dict[tuple[str, str], str] = {
-    ("member", "create"): "登记入册",
-    ("member", "update"): "修改",
-    ("meeting", "attend"): "参加组织生活/交纳党费",
-    ("attempt", "create"): "查找",
-    ("attempt", "correct"): "更正查找记录",
-    ("evidence", "create"): "上传凭证",
-    ("channel", "impossible"): "说明无法查找",
-    ("outcome", "found"): "经查找取得联系",
-    ("outcome", "unreachable"): "经查找仍然无法取得联系",
-    ("mobile", "register"): "登记为流动党员",
-    ("mobile", "end"): "结束流动登记",
-    ("family", "create"): "登记家庭成员",
-    ("family", "delete"): "删除家庭成员",
-    ("sweep", "answer"): "五核查",
-    ("escalation", "identity"): "上报疑似违规入党/身份存疑",
-    ("escalation", "discipline"): "移交违纪违法线索",
-    ("review", "finding"): "党委核查发现",
-}
-# Events the card's view has no wording for yet.
-MORE_ACTIONS: dict[tuple[str, str], str] = {
-    ("export", "export"): "导出",
-}
+# The dossier's wording: the one table the card's 档案 view uses too.
 SYSTEM = "系统"
 
 ATTEMPT_FIELDS = {
@@ -288,9 +265,7 @@ def _stored(kind: str, text: str) -> Any:
 
 def describe(event: EventRow) -> str:
     """The event in one line, worded as the card's 档案 view words it."""
-    what = ACTIONS.get((event.entity, event.action)) or MORE_ACTIONS.get(
-        (event.entity, event.action), f"{event.entity}:{event.action}"
-    )
+    what = ACTIONS.get((event.entity, event.action), f"{event.entity}:{event.action}")
     if event.entity == "member" and event.action == "update":
         old = value_text(event, event.old) or "—"
         new = value_text(event, event.new) or "—"
@@ -580,8 +555,7 @@ def event_rows(events: Sequence[EventRow]) -> Iterator[list[Any]]:
             k,
             time_text(e.at),
             e.who or SYSTEM,
-            ACTIONS.get((e.entity, e.action))
-            or MORE_ACTIONS.get((e.entity, e.action), f"{e.entity}:{e.action}"),
+            ACTIONS.get((e.entity, e.action), f"{e.entity}:{e.action}"),
             field_label(e),
             value_text(e, e.old),
             value_text(e, e.new),
