@@ -25,6 +25,7 @@ by a fixed hash of the member id.
 
     .venv/bin/python bench/export.py [--quick] [--roster-members N]
         [--outflow-members N] [--branches N] [--mobile-share 0.05] [--repeat 3]
+        [--only roster|outflow]
 
 ``--quick``: 10,000 and 100,000 members, 100 branches, one round.
 """
@@ -387,6 +388,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int)
     parser.add_argument("--child", choices=("roster", "roster-render", "roster-plain", "outflow"))
     parser.add_argument("--job")
+    parser.add_argument("--only", choices=("roster", "outflow"), help="run one of the two")
     parser.add_argument("--db")
     args = parser.parse_args()
     if args.child:
@@ -399,31 +401,34 @@ def main() -> None:
     every = max(1, round(1 / args.mobile_share)) if args.mobile_share > 0 else 0
 
     with tempfile.TemporaryDirectory(prefix="paicha-bench-export-") as tmp:
-        roster_db = Path(tmp) / "roster.sqlite3"
-        seeded = asyncio.run(_seed(roster_db, roster_n, 1, None))
-        print(f"(1) 党员名册, one branch of {roster_n:,} members (seeded in {seeded:.1f} s)")
-        collected = _spawn("roster", roster_db, repeat)
-        rendered = _spawn("roster-render", roster_db, repeat)
-        plain = _spawn("roster-plain", roster_db, repeat)
-        ours = collected["seconds"] + rendered["seconds"]
-        print(
-            f"    collector (bot process)  : {collected['seconds']:7.2f} s  peak RSS "
-            f"{collected['rss_mb']:5.0f} MB  job pickled {collected['pickle_mb']:.1f} MB"
-        )
-        print(
-            f"    builder (worker process) : {rendered['seconds']:7.2f} s  peak RSS "
-            f"{rendered['rss_mb']:5.0f} MB  {rendered['bytes'] / 1e6:.1f} MB file"
-        )
-        print(
-            f"    openpyxl write-only      : {plain['seconds']:7.2f} s  peak RSS "
-            f"{plain['rss_mb']:5.0f} MB  {plain['bytes'] / 1e6:.1f} MB file"
-        )
-        print(
-            f"    ratio {ours / plain['seconds']:.2f} (collector + builder; target ≤ 1.3); "
-            f"peak RSS {max(collected['rss_mb'], rendered['rss_mb']):.0f} MB (target ≤ 200 MB)"
-        )
-        roster_db.unlink()
+        if args.only != "outflow":
+            roster_db = Path(tmp) / "roster.sqlite3"
+            seeded = asyncio.run(_seed(roster_db, roster_n, 1, None))
+            print(f"(1) 党员名册, one branch of {roster_n:,} members (seeded in {seeded:.1f} s)")
+            collected = _spawn("roster", roster_db, repeat)
+            rendered = _spawn("roster-render", roster_db, repeat)
+            plain = _spawn("roster-plain", roster_db, repeat)
+            ours = collected["seconds"] + rendered["seconds"]
+            print(
+                f"    collector (bot process)  : {collected['seconds']:7.2f} s  peak RSS "
+                f"{collected['rss_mb']:5.0f} MB  job pickled {collected['pickle_mb']:.1f} MB"
+            )
+            print(
+                f"    builder (worker process) : {rendered['seconds']:7.2f} s  peak RSS "
+                f"{rendered['rss_mb']:5.0f} MB  {rendered['bytes'] / 1e6:.1f} MB file"
+            )
+            print(
+                f"    openpyxl write-only      : {plain['seconds']:7.2f} s  peak RSS "
+                f"{plain['rss_mb']:5.0f} MB  {plain['bytes'] / 1e6:.1f} MB file"
+            )
+            print(
+                f"    ratio {ours / plain['seconds']:.2f} (collector + builder; target ≤ 1.3); "
+                f"peak RSS {max(collected['rss_mb'], rendered['rss_mb']):.0f} MB (target ≤ 200 MB)"
+            )
+            roster_db.unlink()
 
+        if args.only == "roster":
+            return
         outflow_db = Path(tmp) / "outflow.sqlite3"
         seeded = asyncio.run(_seed(outflow_db, outflow_n, branches, every))
         print(

@@ -611,7 +611,12 @@ def outflow_statement(ctx: ExportContext) -> Any:
         )
         .select_from(MobileRecord)
         .join(Member, Member.id == MobileRecord.member_id)
-        .where(Member.branch_id.in_(ctx.branch_ids), or_(counted, transferred))
+        # Not a bare ``branch_id IN …``: SQLite (no statistics) would then walk
+        # every member of the scope by the branch index and probe each for a
+        # registration; through COALESCE it walks the registrations — a few
+        # per cent of the members — and looks each member up by id
+        # (bench/export.py: 2.8× → about 1× a plain GROUP BY over 1,000,000).
+        .where(func.coalesce(Member.branch_id, 0).in_(ctx.branch_ids), or_(counted, transferred))
         .group_by(Member.branch_id, MobileRecord.transferred_in_campaign, MobileRecord.reason_note)
     )
 
