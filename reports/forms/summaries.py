@@ -84,7 +84,8 @@ def org_line(org_name: str, *, committee: bool, colon: str = "：") -> Line:
 def lost_columns() -> tuple[Column, ...]:
     """seed 001 附件7 / seed 000 附件3, from its notes: 排查前在册党员人数 (note 2),
     the lost split as 附件9 note 2 splits them, the 仍然无法取得联系 broken down as
-    their register (附件6) codes them, and the 补充资料 (note 4)."""
+    their register (附件6) codes them (``LOST_NOTES`` says so on the form), and
+    the 补充资料 (note 4)."""
     lost = "与党组织失去联系党员"
     return (
         _org(),
@@ -92,14 +93,22 @@ def lost_columns() -> tuple[Column, ...]:
         _n("合计", lost),
         _n("经查找取得联系党员", lost, 11),
         _n(UNREACHABLE, lost, 13),
-        *(_n(g, f"{UNREACHABLE}：性别") for g in ("男", "女")),
-        *(_n(a, f"{UNREACHABLE}：年龄") for a in AGE_BANDS),
-        *(_n(d, f"{UNREACHABLE}：与党组织失去联系时间") for d in DURATION_BANDS),
-        *(_n(r, f"{UNREACHABLE}：失去联系情形", 11) for r in coded(LostContactReason)),
-        *(_n(o, f"{UNREACHABLE}：职业", 12) for o in coded(LostOccupation)),
+        *(_n(g, "性别", 6) for g in ("男", "女")),
+        *(_n(a, "年龄", 9) for a in AGE_BANDS),
+        *(_n(d, "与党组织失去联系时间", 9) for d in DURATION_BANDS),
+        *(_n(r, "失去联系情形", 11) for r in coded(LostContactReason)),
+        *(_n(o, "职业", 12) for o in coded(LostOccupation)),
         _n("“口袋”党员人数", "补充资料", 10),
-        _n("正在查找的失联党员人数（不计入合计）", "补充资料", 14),
+        _n("正在查找的失联党员（不计入合计）", "补充资料", 16),
     )
+
+
+LOST_NOTES = (
+    "注：1.“排查前在册党员人数”指所有正式组织关系在本党组织的党员人数（不仅仅指失联党员）。"
+    "2.性别、年龄、与党组织失去联系时间、失去联系情形、职业各栏统计经查找仍然无法取得联系党员"
+    "（年龄按填表日期计算；失去联系时间自最近一次参加党组织生活或交纳党费日期至联系查找结束时）。"
+    "3.补充资料“口袋”党员是指组织关系转出后，没有在规定期限内到接收单位党组织报到落实组织关系的党员。"
+)
 
 
 def mobile_columns() -> tuple[Column, ...]:
@@ -198,7 +207,7 @@ def outflow_columns(*, with_org: bool) -> tuple[Column, ...]:
         *(_n(g, "性别", 6) for g in ("男", "女")),
         *(_n(a, "年龄", 9) for a in ("35岁以下", "35岁至59岁", "60岁及以上")),
         *(_n(e.label, "文化程度", 9) for e in Education),
-        *(_n(i.label, industry, 9) for i in MobileIndustry),
+        *(_n(i.label, industry, 11 if len(i.label) > 8 else 9) for i in MobileIndustry),
         Column(header=OUTFLOW_REMARK, width=22, group=industry, wrap=True),
         *(_n(r.label, "流向区域", 8) for r in MobileRegion),
         _n(OUTFLOW_Y, None, 14),
@@ -232,7 +241,7 @@ def _form(
 
 
 FORMS = {
-    "lost_summary": (LOST_TITLE, lost_columns, ()),
+    "lost_summary": (LOST_TITLE, lost_columns, (LOST_NOTES,)),
     "mobile_summary": (MOBILE_TITLE, mobile_columns, ()),
     "pocket_summary": (POCKET_TITLE, pocket_columns, ()),
     "disposal_summary": (DISPOSAL_TITLE, disposal_columns, (DISPOSAL_NOTES,)),

@@ -133,6 +133,8 @@ def test_lost_summary_headers_from_the_notes() -> None:
     assert values[2][2] == "与党组织失去联系党员"
     assert {"A3:A4", "B3:B4", "C3:E3", "F3:G3"} <= {str(r) for r in sheet.merged_cells.ranges}
     assert [values[4][0], values[5][0]] == ["一支部", "合计"]
+    notes = [str(c) for r in values[6:] for c in r if c]
+    assert any("各栏统计经查找仍然无法取得联系党员" in t and "不仅仅指失联党员" in t for t in notes)
 
 
 def test_other_summaries_word_their_codes_as_the_notes() -> None:
