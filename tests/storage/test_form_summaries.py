@@ -66,6 +66,13 @@ async def _world(session) -> ExportContext:  # type: ignore[no-untyped-def]
                 transfer_letter_date=date(2026, 2, 1),
                 transfer_receipt_date=date(2026, 3, 1),
             ),
+            # transferred out before the campaign: no longer on the roll
+            _member(
+                12,
+                two,
+                transfer_letter_date=date(2025, 12, 1),
+                transfer_receipt_date=date(2026, 1, 10),
+            ),
         ]
         session.add_all(m)
         await session.flush()
@@ -170,7 +177,8 @@ async def test_lost_figures_count_every_member_and_split_the_lost(session, ctx):
     assert len(u.org_category) == 8 and u.org_category[3] == 1 and u.org_category[7] == 1
     assert u.pocket == 1
     assert one.found.age == (0, 1, 0) and len(one.found.org_category) == 9
-    # the superseded 取得联系 no longer counts; 4 years and 11 months lost
+    # the superseded 取得联系 no longer counts; 4 years and 11 months lost;
+    # the member whose transfer completed before the campaign is not on the roll
     assert (two.members, two.found.count, two.unreachable.count) == (4, 0, 1)
     assert two.unreachable.duration == (0, 0, 1, 0)
     total = figures.LostRow.total([one, two])
@@ -358,7 +366,7 @@ async def test_survey_stats_needs_a_campaign(session, ctx):
     assert values[0][0] == "党员摸底核查情况统计表"
     assert values[2][0] == "人员类别"
     total = next(r for r in values if r and r[0] == "合计")
-    assert int(total[1]) == 12
+    assert int(total[1]) == 13  # every member record the sweep covers
     # a branch's export: the same counts over that branch alone
     one = replace(ctx, is_committee=False, branches=ctx.branches[:1], org_name="一支部")
     _sheet, values = _read(await _build(session, one, "survey_stats"))

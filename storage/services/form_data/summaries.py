@@ -14,8 +14,8 @@ What counts:
 - 失联 (lost) = 经查找取得联系 + 经查找仍然无法取得联系 (seed 001 附件9 note 2);
   members lost today with no outcome yet are ``searching`` (正在查找), shown
   beside the table, not inside its 合计;
-- 排查前在册党员人数 counts every member record of the branch (note 2: not
-  only the lost);
+- 排查前在册党员人数 counts every member of the branch (note 2: not only the
+  lost) but those whose transfer out was complete before the campaign began;
 - 口袋党员 is R-POCKET as of ``ctx.today`` (介绍信 issued, no 回执, the period
   ``ctx.pocket_days`` run out).
 """
@@ -116,7 +116,7 @@ class LostRow(_Summable):
 
     branch_id: int | None
     branch: str
-    members: int  # 排查前在册党员人数: every member record (note 2)
+    members: int  # 排查前在册党员人数: every member on the roll before the campaign (note 2)
     found: Breakdown  # 经查找取得联系
     unreachable: Breakdown  # 经查找仍然无法取得联系
     searching: int  # lost today, no outcome in force yet (正在查找; not in ``lost``)
@@ -322,6 +322,15 @@ def _pocket_today(ctx: ExportContext) -> ColumnElement[bool]:
     )
 
 
+def _on_roll(ctx: ExportContext) -> ColumnElement[bool]:
+    """排查前在册: every member of the branch (not only the lost, note 2), less
+    those whose transfer out was complete (回执 back) before the campaign began
+    (before the form's date when there is no campaign); a 口袋 member is still
+    on the roll, the campaign searches for them."""
+    start = ctx.campaign.starts if ctx.campaign is not None else ctx.today
+    return or_(Member.transfer_receipt_date.is_(None), Member.transfer_receipt_date >= start)
+
+
 def _mobile_registered() -> ColumnElement[bool]:
     return exists(
         select(MobileRecord.id).where(
@@ -370,6 +379,7 @@ async def lost_figures(session: AsyncSession, ctx: ExportContext) -> list[LostRo
             Member.branch_id,
             outcome.kind,
             func.count(Member.id),
+            _n(_on_roll(ctx)),
             _n(searching),
             _n(pocket),
             *(_n(c) for c in conditions),
@@ -390,9 +400,11 @@ async def lost_figures(session: AsyncSession, ctx: ExportContext) -> list[LostRo
         }
         for b in ctx.branches
     }
-    for branch_id, kind, count, n_searching, n_pocket, *counts in await session.execute(statement):
+    for branch_id, kind, count, on_roll, n_searching, n_pocket, *counts in await session.execute(
+        statement
+    ):
         slot = per[branch_id]
-        slot["members"] += int(count)
+        slot["members"] += int(on_roll)
         slot["searching"] += int(n_searching)
         slot["pocket"] += int(n_pocket)
         if kind in ("found", "unreachable"):
