@@ -228,6 +228,7 @@ async def _child_roster(db: Path, repeat: int, job_file: Path) -> dict[str, Any]
             job = await collect(session, ctx)
         payload = pickle.dumps((job.render, job.args), protocol=pickle.HIGHEST_PROTOCOL)
         times.append(time.perf_counter() - started)
+        del job  # one export at a time: the next round must not find this one still held
     await asyncio.to_thread(job_file.write_bytes, payload)
     await engine.dispose()
     return {
