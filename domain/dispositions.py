@@ -251,6 +251,14 @@ class CaseFacts:
     suspended_on: date | None = None  # 停止党籍 in force since
     correction_deadline: date | None = None  # 限期改正 in force, its deadline
     correction_outcome_done: bool = False  # 限期改正 ended: 已改正 recorded
+    left_by: Outcome | None = None  # 除名、劝退、退党、取消预备党员资格 in force
+
+
+# Outcomes after which the person is no longer a Party member: nothing more
+# is settled for them here.
+LEAVING = frozenset(
+    {Outcome.CANCEL_PROBATION, Outcome.PERSUADE, Outcome.REMOVE, Outcome.WITHDRAW, Outcome.LAPSE}
+)
 
 
 def suspension_ends(suspended_on: date) -> date:
@@ -293,6 +301,10 @@ _REACHED_ONLY = {
 
 def refusal(outcome: Outcome, case: CaseFacts) -> InvalidInput | None:
     """Why ``outcome`` cannot be opened for this member, or None."""
+    if case.left_by is not None:
+        return InvalidInput(
+            N_("这名党员已按“{outcome}”办结，不再是党员，不能再处置。"), outcome=case.left_by.label
+        )
     if case.open_outcome is not None and outcome is not Outcome.DISCIPLINE:
         # 组织处置 and 纪律处分 may overlap (seed 001 附件9 note 6).
         return InvalidInput(
@@ -550,6 +562,34 @@ def _check_votes(facts: dict[str, FactValue]) -> None:
         )
     if facts.get("signed") is False and not str(facts.get("unsigned_reason") or "").strip():
         raise InvalidInput(N_("本人没有签字的，要在决议上注明原因（拒不签字或因故不能签字）。"))
+
+
+# Facts that are dates (stored as ISO text in the event's JSON).
+DATE_FACTS = frozenset({"deadline", "until", "notified_on"})
+
+
+def ends_on(outcome: Outcome, effective: date | None, events: Sequence[Event]) -> date | None:
+    """The day the clock this outcome started runs out, if it has one:
+    R-SUSPEND-2Y, R-DEADLINE-CORRECT, R-ABROAD-RETAIN. An extended probation
+    ends ``months`` after the original end, which the register does not hold:
+    counted here from the approval, the earliest it can be."""
+    if effective is None:
+        return None
+    if outcome is Outcome.SUSPEND:
+        return suspension_ends(effective)
+    if outcome is Outcome.CORRECT:
+        return correction_deadline(events)
+    facts: dict[str, FactValue] = {}
+    for event in events:
+        facts.update(event.facts)
+    if outcome is Outcome.RETAIN_ABROAD and isinstance(facts.get("length"), str):
+        until = facts.get("until")
+        return retention_ends(
+            effective, str(facts["length"]), until if isinstance(until, date) else None
+        )
+    if outcome is Outcome.EXTEND_PROBATION and isinstance(facts.get("months"), int):
+        return add_months(effective, int(str(facts["months"])))
+    return None
 
 
 FACT_LABELS = {

@@ -42,6 +42,8 @@ COMMANDS: tuple[tuple[str, object, tuple[Role, ...]], ...] = (
     ("sweep", __("集中摸排：逐人五核查；党委查看按人员类别统计"), (Role.SECRETARY, Role.COMMITTEE)),
     ("todo", __("待完善和有问题的事项"), (Role.SECRETARY,)),
     ("review", __("各党支部核查进度"), (Role.COMMITTEE,)),
+    ("pending", __("待办：等待办理或审批的处置"), (Role.SECRETARY, Role.COMMITTEE)),
+    ("recheck", __("回头看：检视已作出的处置"), (Role.COMMITTEE,)),
     ("summary", __("排查进展一览"), (Role.SECRETARY, Role.COMMITTEE)),
     ("export", __("导出登记表、汇总表和报告"), (Role.SECRETARY, Role.COMMITTEE)),
     ("categories", __("设置人员类别（如教职工/学生）"), (Role.COMMITTEE,)),

@@ -33,7 +33,8 @@ from domain.dispositions import (
 from domain.errors import N_, InvalidInput
 from handlers.member_view import MemberAction
 from storage.models import Member
-from storage.services.access import Actor, Role
+from storage.services import dispositions as cases
+from storage.services.access import Actor
 
 # ---- callback data: ids only (64 bytes) --------------------------------------------------------
 
@@ -240,12 +241,7 @@ SIDE_TEXT = {Side.BRANCH: N_("党支部"), Side.COMMITTEE: N_("党委")}
 
 def side_of(actor: Actor, member: Member) -> set[Side]:
     """Which sides this user may act for on the member's cases."""
-    sides = set()
-    if member.branch_id in actor.orgs(Role.SECRETARY):
-        sides.add(Side.BRANCH)
-    if member.branch is not None and member.branch.parent_id in actor.orgs(Role.COMMITTEE):
-        sides.add(Side.COMMITTEE)
-    return sides
+    return cases.sides(actor, member)
 
 
 def _on(value: Any) -> str:

@@ -153,6 +153,9 @@ def card_keyboard(member: Member, *, can_write: bool) -> InlineKeyboardMarkup:
             rows.append([button(_("✅ 转为正式党员"), "type", MemberType.FULL.value)])
         else:
             rows.append([button(_("改为预备党员"), "type", MemberType.PROBATIONARY.value)])
+    # Every reader of the card writes it or staffs the committee over it
+    # (access.readable_branch_ids): both may settle a case (处置).
+    rows.append([button(_("⚖️ 处置"), "dispose")])
     rows.append(
         [
             button(_("📥 一人一档"), "export", "dossier"),

@@ -162,7 +162,8 @@ def _day(day: date) -> str:
 def branch_text(s: BranchSummary, today: date) -> str:
     f, counts = s.figures, s.standings
     standing = " · ".join(
-        f"{label}{counts[code]}"
+        # One msgid: Chinese writes the count against the word, English apart.
+        _("{label}{n}").format(label=label, n=counts[code])
         for code, label in (
             (Standing.NORMAL, _("正常")),
             (Standing.LOST, _("失联")),

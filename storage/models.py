@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Date,
@@ -516,3 +517,75 @@ class BranchReview(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (Index("ix_branch_review_campaign_branch", "campaign_id", "branch_id"),)
+
+
+class Disposition(Base):
+    """处置 (SPEC §5): one outcome chosen for one member, and its procedure.
+
+    What happened is in ``DispositionEvent`` rows, only ever appended
+    (R-DOSSIER). ``status``, ``position``, ``effective_on`` and ``ends_on`` are
+    what replaying those events gives (``domain.dispositions.standing``), kept
+    here so that /pending, the digest's clocks and the summaries are one
+    indexed query; they are rewritten from the events on every append.
+    """
+
+    __tablename__ = "disposition"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(24))  # domain.dispositions.Outcome
+    opened_on: Mapped[date] = mapped_column(Date)
+    opened_by: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="in_progress")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    effective_on: Mapped[date | None] = mapped_column(Date)
+    # The clock the outcome starts (R-SUSPEND-2Y, R-DEADLINE-CORRECT,
+    # R-PROBATION, R-ABROAD-RETAIN): the day it runs out.
+    ends_on: Mapped[date | None] = mapped_column(Date, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    member: Mapped[Member] = relationship(lazy="raise")
+
+    __table_args__ = (Index("ix_disposition_status", "status", "member_id"),)
+
+
+class DispositionEvent(Base):
+    """One step of a disposition: recorded, 批准, 退回, withdrawn, not adopted.
+
+    ``seq`` numbers a disposition's events from 1; the unique key makes two
+    answers to the same approval (two committee users, two workers) collide
+    instead of both counting.
+    """
+
+    __tablename__ = "disposition_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    disposition_id: Mapped[int] = mapped_column(ForeignKey("disposition.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # domain.dispositions.EventKind
+    step: Mapped[str | None] = mapped_column(String(24))  # domain.dispositions.Step
+    on: Mapped[date] = mapped_column(Date)
+    by: Mapped[int | None] = mapped_column(BigInteger)
+    # The facts the notice asks for (votes, signature, 文号…); dates as ISO text.
+    facts: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("disposition_id", "seq", name="uq_disposition_event_disposition_seq"),
+    )
+
+
+class DispositionAppeal(Base):
+    """申诉 against a decision, and the review's result (written once)."""
+
+    __tablename__ = "disposition_appeal"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    disposition_id: Mapped[int] = mapped_column(ForeignKey("disposition.id"), index=True)
+    filed_on: Mapped[date] = mapped_column(Date)
+    text: Mapped[str] = mapped_column(String(500))
+    filed_by: Mapped[int | None] = mapped_column(BigInteger)
+    result: Mapped[str | None] = mapped_column(String(500))
+    reviewed_on: Mapped[date | None] = mapped_column(Date)
+    reviewed_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

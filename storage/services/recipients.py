@@ -18,18 +18,28 @@ from storage.services.access import Role
 
 async def branch_secretaries(session: AsyncSession, branch_id: int) -> list[int]:
     """The branch's secretaries with a grant in force who have not blocked the bot."""
+    return await _holders(session, branch_id, Role.SECRETARY)
+
+
+async def _holders(session: AsyncSession, org_id: int, role: Role) -> list[int]:
     rows = await session.scalars(
         select(RoleGrant.user_id)
         .join(User, User.id == RoleGrant.user_id)
         .where(
-            RoleGrant.org_id == branch_id,
-            RoleGrant.role == Role.SECRETARY.value,
+            RoleGrant.org_id == org_id,
+            RoleGrant.role == role.value,
             RoleGrant.revoked_at.is_(None),
             User.blocked_at.is_(None),
         )
         .order_by(RoleGrant.user_id)
     )
     return list(dict.fromkeys(rows))
+
+
+async def committee_staff(session: AsyncSession, committee_id: int) -> list[int]:
+    """The committee's staff (组织员) with a grant in force who have not blocked
+    the bot: who approves a step of a case in one of its branches."""
+    return await _holders(session, committee_id, Role.COMMITTEE)
 
 
 async def people(
