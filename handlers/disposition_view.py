@@ -301,6 +301,40 @@ def case_text(view: Any, names: Mapping[int, str], *, head: str = "") -> str:
     return "\n".join(lines)
 
 
+def card_lines(views: Sequence[Any]) -> list[str]:
+    """What the member's card says of their cases: each in procedure with its
+    next step, and each clock in force with its dates (R-SUSPEND-2Y,
+    R-DEADLINE-CORRECT, R-PROBATION, R-ABROAD-RETAIN)."""
+    lines = []
+    restored = any(v.outcome is Outcome.RESTORE and v.standing.status is Status.DONE for v in views)
+    for v in views:
+        d, now = v.disposition, v.standing
+        if now.status is Status.IN_PROGRESS and now.next is not None:
+            lines.append(
+                _("⚖️ {outcome}办理中，下一步：{step}").format(
+                    outcome=v.outcome.label, step=now.next.step.label
+                )
+            )
+        if now.effective_on is None:
+            continue
+        start, end = now.effective_on.isoformat(), d.ends_on.isoformat() if d.ends_on else ""
+        if v.outcome is Outcome.SUSPEND and now.status is Status.DONE and not restored:
+            lines.append(
+                _("⛔ 停止党籍：自{start}起，{end}满2年").format(
+                    start=start, end=suspension_ends(now.effective_on).isoformat()
+                )
+            )
+        elif v.outcome is Outcome.CORRECT and end:
+            lines.append(_("⏳ 限期改正：{end}期满").format(end=end))
+        elif v.outcome is Outcome.EXTEND_PROBATION and end and now.status is Status.DONE:
+            lines.append(_("⏳ 延长预备期：至{end}").format(end=end))
+        elif v.outcome is Outcome.RETAIN_ABROAD and end and now.status is Status.DONE:
+            lines.append(_("⏳ 保留组织关系：至{end}").format(end=end))
+        elif now.status is Status.DONE and v.outcome is not Outcome.SUSPEND:
+            lines.append(_("⚖️ {outcome}（{on}）").format(outcome=v.outcome.label, on=start))
+    return lines
+
+
 def appeal_line(appeal: Any) -> str:
     text = _("申诉（{on}）：{text}").format(on=_on(appeal.filed_on), text=html.quote(appeal.text))
     if appeal.result:

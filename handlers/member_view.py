@@ -115,7 +115,12 @@ def page_keyboard(
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def card_text(member: Member, branch_name: str, relatives: Sequence[FamilyMember] = ()) -> str:
+def card_text(
+    member: Member,
+    branch_name: str,
+    relatives: Sequence[FamilyMember] = (),
+    cases: Sequence[str] = (),
+) -> str:
     """The member's own card shows the whole ID number and phone (SPEC §1)."""
     lines = [
         _("<b>党员卡片</b>"),
@@ -129,6 +134,7 @@ def card_text(member: Member, branch_name: str, relatives: Sequence[FamilyMember
     if relatives:
         lines.append(_("家庭主要成员及重要社会关系："))
         lines += [f"· {html.quote(relative_line(r))}" for r in relatives]
+    lines += cases  # the dispositions' lines (handlers.disposition_view.card_lines)
     missing = [_(s.label) for s in FIELDS if s.ask_on_add and getattr(member, s.key) is None]
     if missing:
         lines.append(_("未填写：{fields}").format(fields="、".join(missing)))

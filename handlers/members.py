@@ -16,6 +16,7 @@ from bot.settings import Settings
 from domain.clock import Clock
 from domain.errors import InvalidInput
 from domain.member_fields import FIELD_BY_KEY, Kind
+from handlers import disposition_view as dv
 from handlers import field_input as fi
 from handlers.branch_choice import pick_branch
 from handlers.filters import Known
@@ -31,7 +32,7 @@ from handlers.member_view import (
 )
 from handlers.routes import Routes
 from storage.models import Organisation
-from storage.services import categories, family, members
+from storage.services import categories, dispositions, family, members
 from storage.services.access import Actor, Role, require_branch
 
 router = Routes("members")
@@ -141,7 +142,8 @@ async def show_card(
     assert branch is not None
     can_write = member.branch_id in actor.orgs(Role.SECRETARY)
     relatives = await family.rows_of(session, member.id)
-    text = card_text(member, branch.name, relatives)
+    cases = dv.card_lines(await dispositions.member_cases(session, actor, member.id))
+    text = card_text(member, branch.name, relatives, cases)
     keyboard = card_keyboard(member, can_write=can_write)
     if edit:
         await target.edit_text(text, reply_markup=keyboard)

@@ -201,6 +201,15 @@ async def test_from_unreachable_through_suspension_to_lapse_two_years_on_R_PROCE
     assert "已保存" in filed and "已办结" in filed and FILING_NO in filed
     assert "满2年" in filed
 
+    # The card shows when suspension started and the date two years on.
+    await sec.send("/members")
+    page = await sec.reply()
+    await sec.press_data(MemberAction(action="card", member_id=member_id).pack(), page)
+    card = _texts(await _idle(sec))
+    today = NOW.date().isoformat()
+    ends = NOW.date().replace(year=NOW.year + 2).isoformat()
+    assert f"停止党籍：自{today}起，{ends}满2年" in card
+
     # Before two years, 自行脱党除名 is refused with the date; after, offered.
     shown = await _open_cases(sec, member_id)
     assert "还不满2年" in shown.text and "自行脱党除名" not in " ".join(shown.button_texts)
