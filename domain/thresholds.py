@@ -13,7 +13,13 @@ is then a range on an indexed date column, not a Python loop over every member.
 - R-POCKET: start = 介绍信开出日期; crossing = the first day past the 回执 period
   (``clocks.is_pocket``: on the period's last day the receipt may still come).
 - R-PROBATION: start = 入党时间 of a 预备党员; crossing = one year later, the day the
-  probation ends (SPEC §2; an extension is not recorded yet).
+  probation ends (SPEC §2).
+
+The clocks a disposition starts (SPEC §5: R-SUSPEND-2Y, R-DEADLINE-CORRECT, an
+extended probation under R-PROBATION, R-ABROAD-RETAIN) are stored already
+worked out, as the disposition's ``ends_on``: the crossing is that day (or,
+for the warning before a suspension's two years are up,
+``SUSPENSION_WARNING_DAYS`` before it), and ``ends_window`` inverts it.
 
 ``add_months`` clamps to the month's end (31 May + 6 months = 30 November), so
 several start dates can share one crossing date; the window keeps all of them.
@@ -40,6 +46,26 @@ class Clock(StrEnum):
     MOBILE = "mobile"  # R-MOBILE-6M
     POCKET = "pocket"  # R-POCKET
     PROBATION = "probation"  # R-PROBATION
+    # The clocks a disposition starts (its ``ends_on``):
+    SUSPENSION = "suspension"  # R-SUSPEND-2Y: two years up, 自行脱党除名 by procedure
+    SUSPENSION_SOON = "suspension_soon"  # R-SUSPEND-2Y: the warning before
+    CORRECTION = "correction"  # R-DEADLINE-CORRECT: the deadline reached, 期满评定
+    EXTENDED_PROBATION = "extended_probation"  # R-PROBATION: the extension ends
+    RETENTION = "retention"  # R-ABROAD-RETAIN: 保留组织关系 ends
+
+
+# How long before a suspension's two years are up the digest warns (R-SUSPEND-2Y:
+# "the bot tells the secretary before and when it runs out").
+SUSPENSION_WARNING_DAYS = 30
+
+# Each disposition clock: how many days before ``ends_on`` it crosses.
+AHEAD_DAYS = {
+    Clock.SUSPENSION: 0,
+    Clock.SUSPENSION_SOON: SUSPENSION_WARNING_DAYS,
+    Clock.CORRECTION: 0,
+    Clock.EXTENDED_PROBATION: 0,
+    Clock.RETENTION: 0,
+}
 
 
 @dataclass(frozen=True)
@@ -141,6 +167,18 @@ def pocket_before(today: date, period_days: int) -> date:
 def probation_window(since: date, today: date) -> Window:
     """R-PROBATION: 入党 days whose one-year probation ended in (since, today]."""
     return _window(probation_crossing, PROBATION_MONTHS, since, today)
+
+
+def ends_crossing(ends_on: date, ahead_days: int = 0) -> date:
+    """A disposition's clock (``AHEAD_DAYS``): the day it crosses, ``ahead_days``
+    before the stored end."""
+    return ends_on - timedelta(days=ahead_days)
+
+
+def ends_window(since: date, today: date, ahead_days: int = 0) -> Window:
+    """End dates whose ``ends_crossing`` falls in (since, today]."""
+    shift = timedelta(days=ahead_days)
+    return Window(since + shift + _DAY, today + shift)
 
 
 def iso_text_range(window: Window) -> tuple[str, str]:

@@ -1,6 +1,7 @@
 """The daily digest (每日提醒) and /notify (issue 14): members who newly crossed a
-threshold of SPEC §3, one message a day per secretary, counts per branch for
-committee staff.
+threshold of SPEC §3 — including the clocks a disposition starts (停止党籍满2年
+and the warning before it, 限期改正期满, 延长预备期届满, 保留组织关系期满) — one
+message a day per secretary, counts per branch for committee staff.
 
 ``render_digest`` is what the scheduler sends; the taps on its buttons come
 back here: a member's card (the register's card, opened as a new message so
@@ -46,12 +47,23 @@ HEADINGS = {
     "mobile": N_("连续6个月未参加线下组织生活，请研究是否按流动党员管理"),
     "pocket": N_("介绍信开出后逾期未收到回执（“口袋”党员）"),
     "probation": N_("预备期满一年，请及时讨论转正"),
+    # R-SUSPEND-2Y: never automatic, the branch starts the procedure.
+    "suspension": N_("停止党籍满2年：仍无法取得联系的，可按自行脱党除名办理（需按程序）"),
+    "suspension_soon": N_("停止党籍即将满2年：满2年前本人可申请恢复党籍"),
+    "correction": N_("限期改正期满，请支部进行期满评定"),
+    "extended_probation": N_("延长的预备期届满，请及时讨论能否转正"),
+    "retention": N_("保留组织关系期满，请了解本人情况并及时办理"),
 }
 SHORT = {
     "lost": N_("失联"),
     "mobile": N_("疑似流动"),
     "pocket": N_("口袋"),
     "probation": N_("预备期满"),
+    "suspension": N_("停止党籍满2年"),
+    "suspension_soon": N_("停止党籍将满2年"),
+    "correction": N_("限期改正期满"),
+    "extended_probation": N_("延长预备期满"),
+    "retention": N_("保留组织关系期满"),
 }
 
 
@@ -102,6 +114,14 @@ def _period(since: date, today: date) -> str:
     return _("{start}至{end}").format(start=_day(start), end=_day(today))
 
 
+def _when(c: Crossing) -> str:
+    """The member's line after the name: the day the clock ran out, or for a
+    warning the day it will."""
+    if c.clock == "suspension_soon" and c.ends_on is not None:
+        return _("{day}满2年").format(day=_day(c.ends_on))
+    return _("{day}起").format(day=_day(c.crossed_on))
+
+
 def _branch(
     org_name: str, since: date, today: date, found: tuple[Crossing, ...]
 ) -> tuple[str, InlineKeyboardMarkup]:
@@ -122,9 +142,7 @@ def _branch(
         lines.append(heading)
         size += len(heading) + 1
         for c in group:
-            line = f"{shown + 1}. {html.quote(c.name)} · " + _("{day}起").format(
-                day=_day(c.crossed_on)
-            )
+            line = f"{shown + 1}. {html.quote(c.name)} · " + _when(c)
             if shown >= MAX_MEMBERS or size + len(line) > TEXT_BUDGET:
                 break
             lines.append(line)
@@ -210,8 +228,8 @@ async def branch_names(
 def _switch_view(on: bool) -> tuple[str, InlineKeyboardMarkup]:
     if on:
         text = _(
-            "每日提醒：<b>已开启</b>。每天上午把新失联、疑似流动、“口袋”党员和预备期满的党员"
-            "发给您；没有新情况就不发。"
+            "每日提醒：<b>已开启</b>。每天上午把新失联、疑似流动、“口袋”党员和预备期满的党员，"
+            "以及停止党籍、限期改正、延长预备期、保留组织关系到期的党员发给您；没有新情况就不发。"
         )
         button = InlineKeyboardButton(
             text=_("关闭每日提醒"), callback_data=DigestSwitch(on=False).pack()

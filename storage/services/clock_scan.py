@@ -5,6 +5,14 @@ in ``domain.thresholds`` into the window of start dates whose crossing falls
 in (since, today]. Who counts mirrors ``domain.clocks.situation`` as /lost,
 /mobile and /pocket apply it (``storage.services.situations``);
 tests/storage/test_digest.py checks the two agree member by member.
+
+The clocks a disposition starts (SPEC §5) are read the same way, from the
+indexed ``disposition.ends_on`` that replaying its events gives
+(``domain.dispositions.ends_on``): 停止党籍满2年 and the warning before it
+(R-SUSPEND-2Y), 限期改正期满 (R-DEADLINE-CORRECT), the end of an extended
+probation (R-PROBATION) and of 保留组织关系 (R-ABROAD-RETAIN). Who counts mirrors
+``storage.services.dispositions.case_facts``; tests/storage/test_digest_dispositions.py
+checks the two agree.
 """
 
 from __future__ import annotations
@@ -28,15 +36,21 @@ from sqlalchemy import (
     literal,
     not_,
     null,
+    or_,
     select,
     union,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from domain.codes import MemberType
+from domain.dispositions import LEAVING, Outcome, Status
 from domain.thresholds import (
+    AHEAD_DAYS,
     Clock,
+    ends_crossing,
+    ends_window,
     iso_text_range,
     lost_before,
     lost_crossing,
@@ -50,7 +64,7 @@ from domain.thresholds import (
     probation_start,
     probation_window,
 )
-from storage.models import Member, MobileRecord, SearchOutcome
+from storage.models import Disposition, Member, MobileRecord, SearchOutcome
 
 CLOCKS = tuple(c.value for c in Clock)  # the order a digest lists them in
 _CHUNK = 500  # rows turned into Crossings between two yields to the event loop
@@ -61,8 +75,44 @@ class Crossing:
     member_id: int
     branch_id: int
     name: str
-    clock: str  # "lost" | "mobile" | "pocket" | "probation"
+    clock: str  # a ``Clock`` value
     crossed_on: date
+    # A disposition's clock: the day it runs out (``disposition.ends_on``);
+    # after ``crossed_on`` for a warning ahead of it.
+    ends_on: date | None = None
+
+
+@dataclass(frozen=True)
+class _DispositionClock:
+    """Which dispositions run a clock: the outcome, the status its clock runs in
+    (限期改正 stays in procedure until the branch's 期满评定, which waits for
+    the deadline), and the outcomes that end it when taken later."""
+
+    clock: Clock
+    outcome: Outcome
+    status: Status
+    ended_by: tuple[Outcome, ...] = ()
+
+
+DISPOSITION_CLOCKS = (
+    # R-SUSPEND-2Y: a later 恢复党籍 ends the suspension; 自行脱党除名 (or any
+    # other way out of the Party, ``LEAVING``) ends the member's case altogether.
+    _DispositionClock(Clock.SUSPENSION, Outcome.SUSPEND, Status.DONE, (Outcome.RESTORE,)),
+    _DispositionClock(Clock.SUSPENSION_SOON, Outcome.SUSPEND, Status.DONE, (Outcome.RESTORE,)),
+    # R-DEADLINE-CORRECT: once the 期满评定 is recorded the case is done: nothing to tell.
+    _DispositionClock(Clock.CORRECTION, Outcome.CORRECT, Status.IN_PROGRESS),
+    # R-PROBATION, R-ABROAD-RETAIN: a later one of the same replaces the end.
+    _DispositionClock(
+        Clock.EXTENDED_PROBATION,
+        Outcome.EXTEND_PROBATION,
+        Status.DONE,
+        (Outcome.EXTEND_PROBATION,),
+    ),
+    _DispositionClock(
+        Clock.RETENTION, Outcome.RETAIN_ABROAD, Status.DONE, (Outcome.RETAIN_ABROAD,)
+    ),
+)
+_LEAVING = sorted(o.value for o in LEAVING)
 
 
 def _later(a: Any, b: Any) -> ColumnElement[Any]:
@@ -101,6 +151,62 @@ def _pocket_today(today: date, pocket_days: int) -> ColumnElement[bool]:
         Member.transfer_receipt_date.is_(None),
         Member.transfer_letter_date <= pocket_before(today, pocket_days),
     )
+
+
+def _ended(clock: _DispositionClock) -> ColumnElement[bool]:
+    """The disposition's clock no longer runs: the member left the Party (a
+    ``LEAVING`` outcome done), or a later disposition ended it (``ended_by``)."""
+    later = aliased(Disposition, name="later")
+    ending: ColumnElement[bool] = later.outcome.in_(_LEAVING)
+    if clock.ended_by:
+        ending = or_(
+            ending,
+            and_(later.outcome.in_([o.value for o in clock.ended_by]), later.id > Disposition.id),
+        )
+    return exists(
+        select(later.id).where(
+            later.member_id == Disposition.member_id,
+            later.status == Status.DONE.value,
+            ending,
+        )
+    )
+
+
+def _disposition_parts(since: date, today: date, scope: Sequence[ColumnElement[bool]]) -> list[Any]:
+    """One leg per disposition clock: a range on the indexed ``ends_on``."""
+    parts = []
+    for clock in DISPOSITION_CLOCKS:
+        window = ends_window(since, today, AHEAD_DAYS[clock.clock])
+        if window.empty:
+            continue
+        extra = []
+        if clock.clock is Clock.EXTENDED_PROBATION:
+            # Already 正式 in the register: the 转正 was discussed, nothing to tell.
+            extra.append(Member.member_type == MemberType.PROBATIONARY.value)
+        parts.append(
+            select(
+                Member.id,
+                Member.branch_id,
+                Member.name,
+                literal(clock.clock.value).label("clock"),
+                Disposition.ends_on.label("start"),
+                cast(null(), String).label("start_text"),
+            )
+            .select_from(Disposition)
+            .join(Member, Member.id == Disposition.member_id)
+            .where(
+                Disposition.ends_on.between(window.first, window.last),
+                Disposition.outcome == clock.outcome.value,
+                # Not a bare ``status =``: SQLite, without statistics, would
+                # walk ix_disposition_status (every done case) instead of the
+                # day's range of ``ends_on`` (as the mobile leg above).
+                func.coalesce(Disposition.status, "") == clock.status.value,
+                not_(_ended(clock)),
+                *extra,
+                *scope,
+            )
+        )
+    return parts
 
 
 def _scan(
@@ -211,12 +317,17 @@ def _scan(
                 *scope,
             )
         )
+    parts += _disposition_parts(since, today, scope)
     if not parts:
         return None
     return union_all(*parts)
 
 
 def _crossed_on(clock: str, start: date | None, start_text: str | None, pocket_days: int) -> date:
+    ahead = AHEAD_DAYS.get(Clock(clock))
+    if ahead is not None:
+        assert start is not None
+        return ends_crossing(start, ahead)
     if clock == Clock.PROBATION:
         assert start_text is not None
         return probation_crossing(probation_start(start_text))
@@ -257,7 +368,8 @@ async def crossings(
             day = crossed.get(key)
             if day is None:
                 day = crossed[key] = _crossed_on(clock, start, text, pocket_days)
-            by_clock[clock].append(Crossing(member_id, branch_id, name, clock, day))
+            ends = start if clock in AHEAD_DAYS else None
+            by_clock[clock].append(Crossing(member_id, branch_id, name, clock, day, ends))
     result: list[Crossing] = []
     for clock in CLOCKS:
         result += sorted(by_clock[clock], key=_BY_DAY_AND_NAME)

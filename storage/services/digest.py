@@ -1,6 +1,12 @@
 """The daily digest (每日提醒, issue 14): who is told what. A secretary gets
 their branch's members who newly crossed a clock of SPEC §3, committee staff
 the counts per branch; the scan itself is ``storage.services.clock_scan``.
+
+The clocks are ``CLOCKS``, one list in the order the digest shows them: the
+register's (失联, 疑似流动, 口袋, 预备期满) and those a disposition starts (issue 16:
+停止党籍满2年 and the warning before it, 限期改正期满, 延长预备期届满, 保留组织关系期满).
+Each crossing is told once: a recipient gets what crossed after their last
+digest that went out (the notification ledger, ``scheduler.jobs.digest_since``).
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.db import write_tx
 from storage.models import Organisation, RoleGrant, User
 from storage.services.access import Role
-from storage.services.clock_scan import CLOCKS, Crossing, crossings
+from storage.services.clock_scan import CLOCKS, DISPOSITION_CLOCKS, Crossing, crossings
 
 __all__ = [
     "CLOCKS",
+    "DISPOSITION_CLOCKS",
     "BranchCount",
     "Crossing",
     "Digest",

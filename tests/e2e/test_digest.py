@@ -1,17 +1,23 @@
 """The daily digest end to end: /notify turns it off and on; a rendered digest
 opens the member's card; a committee digest opens a branch's names
-(issue 14, R-LOST-6M, R-POCKET)."""
+(issue 14, R-LOST-6M, R-POCKET); the real scheduler tells a suspension's
+coming two years, then the two years, each once, to the secretary by name and
+to committee staff as a count (issue 16, R-SUSPEND-2Y)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from handlers.digest import render_digest
+from domain.clock import FixedClock, ShiftedClock
+from domain.dispositions import suspension_ends
+from handlers.digest import HEADINGS, SHORT, render_digest
+from scheduler import SchedulerApp
 from storage.db import write_tx
-from storage.models import Member, User
-from storage.services.digest import Crossing, Digest, digests_for_day
+from storage.models import Disposition, DispositionEvent, Member, Notification, User
+from storage.services.digest import CLOCKS, Crossing, Digest, digests_for_day
 from tests.factories import member_values
 
 TODAY = date(2026, 11, 25)  # the e2e clock's day
@@ -134,3 +140,107 @@ def test_the_digest_follows_the_recipients_language():
     assert "每日提醒" in zh
     en, _ = render_digest(Digest(1, "en", "branch:1", "branch", 1, "一支部", TODAY, TODAY, one))
     assert "赵测一" in en  # English strings arrive with the lead's catalogue update
+
+
+# ---- the clocks a disposition starts (issue 16) ------------------------------------------------
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+async def _suspended(world, branch: str, i: int, on: date) -> int:  # type: ignore[no-untyped-def]
+    """A member whose 停止党籍 took effect on ``on`` (approved, 备案 recorded)."""
+    async with world.app.sessionmaker() as s, write_tx(s):
+        m = Member(branch_id=world.orgs[branch], **member_values(i))
+        s.add(m)
+        await s.flush()
+        d = Disposition(
+            member_id=m.id,
+            outcome="suspend",
+            opened_on=on - timedelta(days=10),
+            opened_by=101,
+            status="done",
+            position=3,
+            effective_on=on,
+            ends_on=suspension_ends(on),
+        )
+        s.add(d)
+        await s.flush()
+        votes = {"present": 9, "votes_for": 8, "votes_against": 1, "votes_abstain": 0}
+        steps = (
+            ("recorded", "resolution", on - timedelta(days=5), 101, {**votes, "signed": True}),
+            ("approved", "approval", on, 201, {}),
+            ("recorded", "upper_filing", on + timedelta(days=5), 201, {"document_no": "示组1号"}),
+        )
+        for seq, (kind, step, day, by, facts) in enumerate(steps, start=1):
+            s.add(
+                DispositionEvent(
+                    disposition_id=d.id, seq=seq, kind=kind, step=step, on=day, by=by, facts=facts
+                )
+            )
+        return m.id
+
+
+def _digests(user) -> list[str]:  # type: ignore[no-untyped-def]
+    return [m.text for m in user.messages if m.text.startswith("每日提醒 · ")]
+
+
+async def test_a_suspension_is_told_30_days_before_and_on_its_two_years_once_R_SUSPEND_2Y(
+    branch_world,
+):
+    world = branch_world
+    await _suspended(world, "一支部", 7, date(2024, 12, 10))  # two years on 10 December 2026
+    for uid in (101, 201):
+        await world.user(uid).send("/start")  # a private chat exists once the user wrote
+        await world.user(uid).wait_idle()
+    clock = ShiftedClock(SH, base=FixedClock(SH, at=datetime(2026, 11, 10, 8, 30)))
+
+    def scheduler() -> SchedulerApp:  # a new process each time
+        return SchedulerApp(
+            bot=world.app.bot,
+            sessionmaker=world.app.sessionmaker,
+            clock=clock,
+            settings=world.settings,
+        )
+
+    sec, staff = world.user(101), world.user(201)
+    name = member_values(7)["name"]
+    warned = await scheduler().tick()
+    assert warned.report.by_kind == {"digest": 2}
+    [text] = _digests(sec)
+    assert "停止党籍即将满2年" in text and f"1. {name} · 12月10日满2年" in text
+    assert "一支部：停止党籍将满2年1人" in _digests(staff)[0]
+    assert (await scheduler().tick()).sent == 0  # a restart the same day: not again
+    clock.shift(timedelta(days=1))
+    assert (await scheduler().tick()).sent == 0  # nothing new the next day
+
+    clock.shift(timedelta(days=29))  # 10 December: the two years are up
+    due = await scheduler().tick()
+    assert due.report.by_kind == {"digest": 2}
+    text = _digests(sec)[-1]
+    assert "停止党籍满2年：仍无法取得联系的，可按自行脱党除名办理（需按程序）" in text
+    assert f"1. {name} · 12月10日起" in text and "即将满2年" not in text
+    assert "（共1人）" in text and "11月11日至12月10日" in text
+    assert "一支部：停止党籍满2年1人" in _digests(staff)[-1]
+    assert (await scheduler().tick()).sent == 0
+    async with world.app.sessionmaker() as s:
+        assert await s.scalar(select(func.count()).where(Notification.kind == "digest")) == 4
+
+    # The number opens the card: the member is still only suspended (never automatic).
+    digest = next(m for m in reversed(sec.messages) if m.text == text)
+    await sec.press("1", message=digest)
+    card = await _next(sec, "党员卡片")
+    assert name in card.text
+
+
+def test_every_clock_has_a_heading_and_a_short_name():
+    assert set(HEADINGS) == set(SHORT) == set(CLOCKS)
+    day = date(2026, 12, 10)
+    found = tuple(
+        Crossing(i, 1, f"赵测{i}", clock, day, day) for i, clock in enumerate(CLOCKS, start=1)
+    )
+    text, keyboard = render_digest(
+        Digest(101, None, "branch:1", "branch", 1, "一支部", day - timedelta(days=1), day, found)
+    )
+    for clock in CLOCKS:
+        assert HEADINGS[clock] in text
+    assert "（共9人）" in text and len(keyboard.inline_keyboard[-1]) == 4
