@@ -180,6 +180,22 @@ def disposal_problems(
     return problems
 
 
+def management_problems(where: str, found: int, managed: int, retransferred: int) -> list[str]:
+    """与党组织失去联系党员管理及处置情况汇总表 (seed 001 附件9) note 4: 纳入组织管理
+    counts members reached by the search (转出组织关系, 纳入原所在党组织正常管理),
+    never one whose relation was 补转 — so 纳入组织管理 and 补转组织关系 (a
+    measure for the reached too, SPEC §5) together are at most 经查找取得联系.
+    The 组织处置 columns are not summed: a member may be 限期改正 and later
+    劝退, and 组织处置 and 纪律处分 may overlap (note 6)."""
+    if managed + retransferred <= found:
+        return []
+    return [
+        f"{where}：纳入组织管理{managed}人与补转组织关系{retransferred}人合计"
+        f"{managed + retransferred}人，多于经查找取得联系{found}人"
+        "（纳入组织管理只计取得联系的党员，且不含补转组织关系的）。"
+    ]
+
+
 def missing_line(who: str, what: str, names: Sequence[str]) -> str:
     """“3名流出党员未填写流向区域：赵测一、钱示二、孙样三，请先在其卡片中补全。”"""
     shown = "、".join(names[:NAMES_SHOWN]) + ("……" if len(names) > NAMES_SHOWN else "")

@@ -1,4 +1,5 @@
-"""The member's 档案 view (一人一档): events in order, paged."""
+"""The member's 档案 view (一人一档): events in order, paged; a 处置 event with
+the step's day and what it recorded (votes, signature, 文号, reasons)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.audit_words import ACTIONS
+from domain.audit_words import ACTIONS, disposition_line
 from domain.clock import Clock
 from domain.member_fields import FIELD_BY_KEY
 from domain.sweep import Answer, Check
@@ -16,13 +17,25 @@ from handlers.member_view import MemberAction
 from handlers.routes import Routes
 from storage.models import AuditEvent
 from storage.services.access import Actor
-from storage.services.dossier import dossier
+from storage.services.dossier import Detail, dossier
 
 router = Routes("dossier")
 router.filter(Known())
 
+MESSAGE_BUDGET = 3_800  # Telegram's limit is 4,096 characters a message
 
-def _describe(event: AuditEvent) -> str:
+
+def _describe(event: AuditEvent, detail: Detail | None = None) -> str:
+    if event.entity == "disposition":
+        # 处置: the outcome and step, the step's day and what it recorded.
+        return disposition_line(
+            event.action,
+            event.field,
+            event.new_value,
+            detail.on if detail else None,
+            detail.facts if detail else None,
+            gettext=_,
+        )
     what = _(ACTIONS.get((event.entity, event.action), f"{event.entity}:{event.action}"))
     field = FIELD_BY_KEY.get(event.field or "")
     label = _(field.label) if field else ""
@@ -70,7 +83,8 @@ async def show(
             if event.at.tzinfo
             else event.at.strftime("%Y-%m-%d %H:%M")
         )
-        lines.append(f"{when} · {html.quote(_describe(event))} · {html.quote(who or system)}")
+        described = _describe(event, result.details.get(event.id))
+        lines.append(f"{when} · {html.quote(described)} · {html.quote(who or system)}")
     nav = []
     if result.page > 0:
         nav.append(
@@ -96,7 +110,24 @@ async def show(
             callback_data=MemberAction(action="card", member_id=callback_data.member_id).pack(),
         )
     ]
-    await call.message.answer(
-        "\n".join(lines),
-        reply_markup=InlineKeyboardMarkup(inline_keyboard=[nav, back] if nav else [back]),
-    )
+    keyboard = InlineKeyboardMarkup(inline_keyboard=[nav, back] if nav else [back])
+    *first, last = _messages(lines)
+    for text in first:
+        await call.message.answer(text)
+    await call.message.answer(last, reply_markup=keyboard)
+
+
+def _messages(lines: list[str]) -> list[str]:
+    """The page's lines in as few messages as Telegram takes (a 处置 step's
+    facts can be long: 调查核实材料, 支委会意见, an appeal's text)."""
+    messages: list[str] = []
+    block: list[str] = []
+    size = 0
+    for line in lines:
+        if block and size + len(line) + 1 > MESSAGE_BUDGET:
+            messages.append("\n".join(block))
+            block, size = [], 0
+        block.append(line)
+        size += len(line) + 1
+    messages.append("\n".join(block))
+    return messages

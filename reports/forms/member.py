@@ -6,7 +6,10 @@ builder's ``Form(grid=True)``): the basic information, the 流动信息 block (b
 for a member who is not mobile, note 6), the 出国（境）情况 block (note 7) and the
 家庭主要成员及重要社会关系 rows (note 8). The 一人一档 puts that sheet first, then
 every search attempt (附件3's columns; corrected attempts stay, marked), the
-search outcomes, every audit event in order, and an empty 处置决定 table.
+search outcomes, every audit event in order, and the 处置情况 (sheet 处置决定):
+each disposition's opening, every step with its facts (votes, signature or
+why it is missing, 文号, deadline…), 批准 / 退回 with the reason, withdrawal,
+not adopted, appeals and their review, each with its day and who.
 
 Module-level ``render_*`` functions of plain, picklable data: the collectors in
 ``storage.services.form_data.member`` read the database, a worker process
@@ -20,7 +23,15 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from domain.audit_words import ACTIONS
+from domain.audit_words import (
+    ACTIONS,
+    DATED_ACTIONS,
+    STATUS,
+    disposition_subject,
+    facts_text,
+    outcome_label,
+    step_label,
+)
 from domain.channels import AttemptResult, Channel, ChannelGroup
 from domain.clocks import is_lost, last_contact, lost_duration
 from domain.codes import (
@@ -138,6 +149,31 @@ class OutcomeRow:
 
 
 @dataclass(frozen=True)
+class CaseStep:
+    """One thing that happened in a disposition (处置): its opening, a step
+    recorded, 批准 / 退回, withdrawn, not adopted, an appeal or its review.
+    ``action`` is the audit action (``domain.audit_words.ACTIONS``)."""
+
+    on: date
+    action: str
+    step: str | None  # domain.dispositions.Step code
+    facts: tuple[tuple[str, Any], ...]  # as recorded (dates as ISO text)
+    who: str | None
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One disposition of the member with everything that happened in it, in order."""
+
+    outcome: str  # domain.dispositions.Outcome code
+    status: str  # domain.dispositions.Status value
+    opened_on: date
+    effective_on: date | None
+    ends_on: date | None
+    steps: tuple[CaseStep, ...]
+
+
+@dataclass(frozen=True)
 class EventRow:
     """One AuditEvent about the member."""
 
@@ -230,6 +266,8 @@ def field_label(event: EventRow) -> str | None:
             return field
     if event.entity == "export":
         return None  # the file's name says which form
+    if event.entity == "disposition":
+        return outcome_label(field)
     return field
 
 
@@ -237,6 +275,8 @@ def value_text(event: EventRow, value: str | None) -> str | None:
     """An old or new value in words (codes → labels)."""
     if value is None or value == "":
         return None
+    if event.entity == "disposition":
+        return value if event.action in DATED_ACTIONS else step_label(value)
     if event.entity == "sweep":
         return label_of(Answer, value)
     if event.entity == "attempt" and event.action == "correct":
@@ -266,6 +306,10 @@ def _stored(kind: str, text: str) -> Any:
 def describe(event: EventRow) -> str:
     """The event in one line, worded as the card's 档案 view words it."""
     what = ACTIONS.get((event.entity, event.action), f"{event.entity}:{event.action}")
+    if event.entity == "disposition":
+        subject = disposition_subject(event.action, event.field, event.new)
+        when = f"（{event.new}）" if event.action in DATED_ACTIONS and event.new else ""
+        return f"{what} {subject}{when}".strip()
     if event.entity == "member" and event.action == "update":
         old = value_text(event, event.old) or "—"
         new = value_text(event, event.new) or "—"
@@ -464,14 +508,14 @@ EVENT_COLUMNS = (
 
 DECISION_COLUMNS = (
     Column("序号", 6),
-    Column("处置方式", 18),
-    Column("步骤", 16),
     Column("日期", 12),
+    Column("处置方式", 14, wrap=True),
+    Column("步骤", 16, wrap=True),
+    Column("事项", 14, wrap=True),
+    Column("情况记录", 44, wrap=True),
     Column("经办人", 10),
-    Column("审批单位", 16),
-    Column("情况说明", 30, wrap=True),
-    Column("记录时间", 16),
 )
+CASES_TITLE = "处置情况"
 OUTCOME_KINDS = {"found": "经查找取得联系", "unreachable": "经查找仍然无法取得联系"}
 
 
@@ -563,6 +607,38 @@ def event_rows(events: Sequence[EventRow]) -> Iterator[list[Any]]:
         ]
 
 
+def case_line(k: int, case: CaseRow) -> str:
+    """“1. 停止党籍：已办结（2026-11-20生效，至2028-11-20）”."""
+    status = STATUS.get(case.status, case.status)
+    dates = []
+    if case.effective_on is not None:
+        dates.append(f"{case.effective_on.isoformat()}生效")
+    if case.ends_on is not None:
+        dates.append(f"至{case.ends_on.isoformat()}")
+    when = f"（{'，'.join(dates)}）" if dates else f"（{case.opened_on.isoformat()}启动）"
+    return f"{k}. {outcome_label(case.outcome)}：{status}{when}"
+
+
+def case_rows(cases: Sequence[CaseRow]) -> Iterator[list[Any]]:
+    """Every case in the order it was opened, each in the order things
+    happened in it (R-DOSSIER, R-PROCEDURE): day, outcome, step, what, facts, who."""
+    k = 0
+    for case in cases:
+        outcome = outcome_label(case.outcome)
+        for step in case.steps:
+            k += 1
+            what = ACTIONS.get(("disposition", step.action), step.action)
+            yield [
+                k,
+                step.on.isoformat(),
+                outcome,
+                step_label(step.step) or None,
+                what,
+                facts_text(dict(step.facts)) or None,
+                step.who or SYSTEM,
+            ]
+
+
 def _table(
     title: str, sheet: str, columns: tuple[Column, ...], info: MemberInfo, *lines: Line
 ) -> Form:
@@ -587,9 +663,11 @@ def render_dossier(
     attempts: Sequence[AttemptRow],
     outcomes: Sequence[OutcomeRow],
     events: Sequence[EventRow],
+    cases: Sequence[CaseRow] = (),
 ) -> bytes:
     """一人一档 (R-DOSSIER): 基本信息 (附件1), 查找记录 (附件3, corrections kept),
-    查找结果, 全部记录 (every audit event in order, with who and when), 处置决定."""
+    查找结果, 全部记录 (every audit event in order, with who and when), and the
+    处置情况 on the sheet 处置决定 (each case's state above its table)."""
     first = replace(
         info_form(info, sheet_name=SHEET_INFO), title=f"{DOSSIER_TITLE}·{MEMBER_INFO_TITLE}"
     )
@@ -613,8 +691,14 @@ def render_dossier(
             _or_none(list(event_rows(events)), len(EVENT_COLUMNS)),
         ),
         (
-            _table("处置决定", SHEET_DECISIONS, DECISION_COLUMNS, info),
-            [[None, NONE, *([None] * (len(DECISION_COLUMNS) - 2))]],
+            _table(
+                CASES_TITLE,
+                SHEET_DECISIONS,
+                DECISION_COLUMNS,
+                info,
+                *((case_line(k, c),) for k, c in enumerate(cases, 1)),
+            ),
+            _or_none(list(case_rows(cases)), len(DECISION_COLUMNS)),
         ),
     ]
     return build_workbook(first, info_rows(info), more=more)

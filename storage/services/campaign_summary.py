@@ -18,8 +18,10 @@ Who counts where (one row of ``BranchFigures``):
 - 取得联系 ``reached`` / 仍无法取得联系 ``unreachable``: the outcome in force.
 - 查找中 ``searching``: lost now, no outcome yet, attempts logged;
   未开始查找 (``not_started``) the rest of the lost.
-- 已处置 ``settled``: today, a member with a search outcome in force. The
-  dispositions of the next issue will narrow it to a decision recorded.
+- 已处置 ``settled``: a lost member (search outcome in force) with a
+  disposition done (处置已办结, SPEC §5: every step of its procedure recorded
+  and approved); one withdrawn, not adopted or still in procedure does not
+  count.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.campaigns import Direction
 from domain.clocks import Standing
+from domain.dispositions import Status
 from domain.sweep import Check
 from domain.thresholds import lost_before, pocket_before
 from storage.models import (
     Campaign,
     CampaignBranch,
     ContactAttempt,
+    Disposition,
     Member,
     MobileRecord,
     Organisation,
@@ -69,7 +73,7 @@ class BranchFigures:
     reached: int = 0  # 取得联系
     unreachable: int = 0  # 仍无法取得联系
     searching: int = 0  # 查找中 (attempts logged, no outcome yet)
-    settled: int = 0  # 已处置: a search outcome in force, until dispositions land
+    settled: int = 0  # 已处置: a disposition done
 
     @property
     def not_started(self) -> int:
@@ -152,6 +156,11 @@ def _per_branch(
         not_(pocket_now),
         not_(and_(Member.transfer_letter_date.is_(None), mobile)),
     )
+    settled = exists(
+        select(Disposition.id).where(
+            Disposition.member_id == Member.id, Disposition.status == Status.DONE.value
+        )
+    )
     found = func.coalesce(outcome.c.found, 0) == 1
     unreachable = and_(not_(found), func.coalesce(outcome.c.unreachable, 0) == 1)
     has_outcome = outcome.c.member_id.is_not(None)
@@ -173,7 +182,7 @@ def _per_branch(
         count(found),
         count(unreachable),
         count(and_(lost_now, not_(has_outcome), attempted)),
-        count(has_outcome),
+        count(and_(has_outcome, settled)),
     ]
     query = (
         select(*columns)

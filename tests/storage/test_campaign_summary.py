@@ -2,7 +2,8 @@
 SQL per branch from invented members, outcomes, attempts and sweep answers;
 “lost now” in SQL agrees with domain.clocks.situation (R-LOST-6M, R-POCKET);
 once every search ends 失联 = 取得联系 + 仍无法取得联系 (seed 001 附件7);
-R-ACL-BRANCH on both views."""
+已处置 counts the members with a disposition done (SPEC §5); R-ACL-BRANCH on
+both views."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ import pytest
 from domain.clocks import Standing
 from domain.sweep import Check
 from storage.db import write_tx
-from storage.models import ContactAttempt, Member, MobileRecord, SearchOutcome, SweepAnswer
+from storage.models import (
+    ContactAttempt,
+    Disposition,
+    Member,
+    MobileRecord,
+    SearchOutcome,
+    SweepAnswer,
+)
 from storage.services import campaign_summary, campaigns, submissions
 from storage.services.access import AccessDenied, Actor, Grant, Role
 from tests.conftest import both_backends
@@ -47,7 +55,8 @@ def _outcome(member: Member, kind: str, **kw) -> SearchOutcome:
 async def scene(session):
     """一支部: 1 normal and fully checked, 4 lost (not started, searching,
     reached, unreachable), 1 mobile, 1 pocket, 1 without dates; 二支部: 1 lost
-    and 1 normal with five 待完善."""
+    and 1 normal with five 待完善. The reached member's 纳入组织正常管理 is done
+    (after a withdrawn 限期改正); the unreachable one's 停止党籍 is in procedure."""
     ids = await org_tree(session, {"示例党委": ("一支部", "二支部"), "别的党委": ("远支部",)})
     campaign = await campaigns.create_campaign(
         session,
@@ -84,6 +93,20 @@ async def scene(session):
         session.add(_outcome(reached, "found"))
         session.add(_outcome(unreachable, "unreachable"))
         session.add(MobileRecord(member_id=mobile.id, registered_on=date(2025, 3, 1)))
+        for member, outcome, status in (
+            (reached, "correct", "withdrawn"),
+            (reached, "normal", "done"),
+            (unreachable, "suspend", "in_progress"),
+        ):
+            session.add(
+                Disposition(
+                    member_id=member.id,
+                    outcome=outcome,
+                    opened_on=date(2026, 11, 21),
+                    status=status,
+                    effective_on=date(2026, 11, 24) if status == "done" else None,
+                )
+            )
         for check in Check:
             for member, answer in ((normal, "ok"), (pending, "pending")):
                 session.add(
@@ -107,11 +130,12 @@ async def test_committee_figures_per_branch_by_sql(session, scene):
     one, two = summary.rows
     assert (one.members, one.checked, one.pending) == (8, 1, 0)
     assert (one.lost, one.reached, one.unreachable) == (4, 1, 1)
-    assert (one.searching, one.not_started, one.settled) == (1, 1, 2)
+    # 已处置: only the disposition done (not the withdrawn one, not the one in procedure)
+    assert (one.searching, one.not_started, one.settled) == (1, 1, 1)
     assert (two.members, two.checked, two.pending, two.lost) == (2, 1, 5, 1)
     assert (two.reached, two.unreachable, two.settled, two.not_started) == (0, 0, 0, 1)
     assert summary.total.members == 10 and summary.total.lost == 5
-    assert summary.total.settled == 2 and summary.total.name == "合计"
+    assert summary.total.settled == 1 and summary.total.name == "合计"
     shown, left = summary.top(1)
     assert [r.name for r in shown] == ["一支部"] and left == 1
 

@@ -17,7 +17,15 @@ from sqlalchemy import select
 
 from domain.errors import DataCheckFailed, InvalidInput
 from storage.db import write_tx
-from storage.models import Campaign, CampaignBranch, Escalation, Member, MobileRecord, SearchOutcome
+from storage.models import (
+    Campaign,
+    CampaignBranch,
+    Disposition,
+    Escalation,
+    Member,
+    MobileRecord,
+    SearchOutcome,
+)
 from storage.services.access import Actor, Grant, Role
 from storage.services.form_data import BranchRef, CampaignRef, ExportContext
 from storage.services.form_data import summaries as figures
@@ -220,6 +228,126 @@ async def test_mobile_pocket_and_disposal_figures(session, ctx):
     assert (d1.found, d1.unreachable, d1.transferred, d1.discipline) == (1, 2, 1, 1)
     assert (d1.managed, d1.decided.suspended) == (1, 0)
     assert (d2.lost, d2.transferred) == (1, 0)
+
+
+async def _dispositions(session, ctx) -> None:  # type: ignore[no-untyped-def]
+    """Dispositions on top of ``_world``: five more members reached in 一支部 and
+    one more unreachable in 二支部, and cases done, in procedure, withdrawn."""
+    one, two = (b.id for b in ctx.branches)
+    by_name = {m.name: m for m in await session.scalars(select(Member))}
+    m = {i: by_name[member_values(i)["name"]] for i in (0, 1, 2, 3, 9)}
+    async with write_tx(session):
+        for i, branch, kind, letter in (
+            (20, one, "found", date(2026, 11, 26)),  # re-sent: 补转, not 转出
+            (21, one, "found", None),
+            (22, one, "found", None),
+            (23, one, "found", None),
+            (24, one, "found", None),
+            (25, two, "unreachable", None),
+        ):
+            member = _member(i, branch, transfer_letter_date=letter)
+            session.add(member)
+            await session.flush()
+            m[i] = member
+            session.add(
+                SearchOutcome(
+                    member_id=member.id, kind=kind, decided_on=date(2026, 11, 20), recorded_by=USER
+                )
+            )
+        cases = [
+            (0, "normal", "done"),
+            (0, "normal", "done"),  # the same member twice: counted once
+            (20, "transfer", "done"),
+            (20, "reissue", "done"),
+            (21, "normal", "done"),
+            (21, "correct", "done"),
+            (21, "persuade", "done"),
+            (22, "retain_abroad", "done"),
+            (22, "extend_probation", "done"),
+            (23, "withdraw", "done"),  # 退党: 宣布除名
+            (24, "remove", "in_progress"),
+            (24, "discipline", "done"),
+            (1, "suspend", "done"),
+            (1, "restore", "done"),  # the suspension is no longer in force
+            (2, "suspend", "done"),
+            (2, "lapse", "done"),  # 自行脱党除名: a 除名, and the suspension ends
+            (2, "discipline", "done"),  # referred by Escalation too: once
+            (3, "normal", "done"),  # no search outcome yet: not on the registers
+            (9, "suspend", "done"),
+            (9, "suspend", "withdrawn"),
+            (25, "cancel_probation", "done"),
+        ]
+        for k, (i, outcome, status) in enumerate(cases):
+            session.add(
+                Disposition(
+                    member_id=m[i].id,
+                    outcome=outcome,
+                    opened_on=date(2026, 11, 21),
+                    status=status,
+                    effective_on=date(2026, 11, 22 + k // 10) if status == "done" else None,
+                )
+            )
+            await session.flush()  # ids in the order above: a restore comes after
+
+
+@both_backends
+async def test_disposal_counts_dispositions_done_once_per_column(session, ctx):
+    """seed 001 附件9: each column counts the members with such a disposition
+    done, once; 纳入组织管理 = reached and 转出 or 纳入原所在党组织正常管理, never 补转
+    (note 4); 自行脱党除名 and 退党 are 除名; 停止党籍 only while in force;
+    纪律处分 from a referral or a 移交纪律处分, overlapping 组织处置 (note 6)."""
+    await _dispositions(session, ctx)
+    decided = await figures.disposition_counts(session, ctx)
+    one, two = (decided[b.id] for b in ctx.branches)
+    assert one == figures.Dispositions(
+        normal=2,
+        retransferred=1,
+        retained=1,
+        probation_extended=1,
+        probation_cancelled=0,
+        deadline_correct=1,
+        persuaded=1,
+        removed=2,
+        suspended=0,
+    )
+    assert two == figures.Dispositions(suspended=1, probation_cancelled=1)
+    d1, d2 = await figures.disposal_figures(session, ctx)
+    assert (d1.found, d1.unreachable, d1.managed, d1.transferred, d1.discipline) == (6, 2, 2, 1, 2)
+    assert (d2.found, d2.unreachable, d2.managed, d2.discipline) == (0, 2, 0, 0)
+    assert figures.disposal_check(d1) == figures.disposal_check(d2) == []
+
+    _sheet, values = _read(await _build(session, ctx, "disposal_summary"))
+    rows = _data(values, 4, len(values[3]))
+    # 合计 经查找取得联系 仍无法 纳入组织管理 其中转出 补转 保留 延长 取消 限期改正 劝退 除名 停止 纪律
+    assert rows["一支部"] == [8, 6, 2, 2, 1, 1, 1, 1, 0, 1, 1, 2, 0, 2]
+    assert rows["二支部"] == [2, 0, 2, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0]
+    _totals_add_up(rows)
+
+
+@both_backends
+async def test_disposal_check_managed_and_retransferred_within_the_reached(session, ctx):
+    """note 4: 纳入组织管理 and 补转组织关系 are reached members, never both: a
+    补转 recorded for a member whose search outcome in force is 仍无法取得联系
+    fails the relation, named in Chinese."""
+    member = await session.scalar(select(Member).where(Member.name == member_values(9)["name"]))
+    async with write_tx(session):
+        session.add(
+            Disposition(
+                member_id=member.id,
+                outcome="reissue",
+                opened_on=date(2026, 11, 21),
+                status="done",
+                effective_on=date(2026, 11, 22),
+            )
+        )
+    with pytest.raises(DataCheckFailed) as failed:
+        await figures.COLLECTORS["disposal_summary"](session, ctx)
+    assert failed.value.problems == (
+        "二支部：纳入组织管理0人与补转组织关系1人合计1人，多于经查找取得联系0人"
+        "（纳入组织管理只计取得联系的党员，且不含补转组织关系的）。",
+        "合计：纳入组织管理1人与补转组织关系1人合计2人，多于经查找取得联系1人"
+        "（纳入组织管理只计取得联系的党员，且不含补转组织关系的）。",
+    )
 
 
 # ---------------------------------------------------------------- workbooks

@@ -1,5 +1,6 @@
 """Collectors for the one-member forms (see the package note): the 党员基本信息表
-(``member_info``, seed 001 附件1) and the 一人一档 (``dossier``, R-DOSSIER).
+(``member_info``, seed 001 附件1) and the 一人一档 (``dossier``, R-DOSSIER, with
+its 处置情况: every disposition, step, decision and appeal).
 
 ``ctx.member_id`` names the member; the dispatcher has checked access, and the
 member is read through ``require_member`` again (R-ACL-BRANCH, every time).
@@ -16,12 +17,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from domain.audit_words import APPEAL_TEXT, REVIEW_RESULT
 from domain.member_fields import values_of
 from reports.forms import member as forms
 from storage.models import (
     AttemptEvidence,
     AuditEvent,
     ContactAttempt,
+    Disposition,
+    DispositionAppeal,
+    DispositionEvent,
     Member,
     SearchOutcome,
     User,
@@ -184,6 +189,81 @@ async def _events(session: AsyncSession, member_id: int, tz: tzinfo | None) -> l
     ]
 
 
+async def _cases(session: AsyncSession, member_id: int) -> list[forms.CaseRow]:
+    """Every disposition of the member in the order opened, each with its
+    opening, its events by seq and its appeals (each followed by its review)."""
+    cases = list(
+        await session.scalars(
+            select(Disposition).where(Disposition.member_id == member_id).order_by(Disposition.id)
+        )
+    )
+    if not cases:
+        return []
+    ids = [c.id for c in cases]
+    events = list(
+        await session.scalars(
+            select(DispositionEvent)
+            .where(DispositionEvent.disposition_id.in_(ids))
+            .order_by(DispositionEvent.disposition_id, DispositionEvent.seq)
+        )
+    )
+    appeals = list(
+        await session.scalars(
+            select(DispositionAppeal)
+            .where(DispositionAppeal.disposition_id.in_(ids))
+            .order_by(DispositionAppeal.id)
+        )
+    )
+    users = {c.opened_by for c in cases} | {e.by for e in events}
+    users |= {a.filed_by for a in appeals} | {a.reviewed_by for a in appeals}
+    users.discard(None)
+    names: dict[int, str | None] = {}
+    if users:
+        found = await session.execute(select(User.id, User.full_name).where(User.id.in_(users)))
+        names = {uid: name for uid, name in found}
+
+    def who(user_id: int | None) -> str | None:
+        return _who(names.get(user_id) if user_id is not None else None, user_id)
+
+    rows = []
+    for case in cases:
+        steps = [forms.CaseStep(case.opened_on, "open", None, (), who(case.opened_by))]
+        steps += [
+            forms.CaseStep(e.on, e.kind, e.step, tuple((e.facts or {}).items()), who(e.by))
+            for e in events
+            if e.disposition_id == case.id
+        ]
+        for a in appeals:
+            if a.disposition_id != case.id:
+                continue
+            steps.append(
+                forms.CaseStep(
+                    a.filed_on, "appeal", None, ((APPEAL_TEXT, a.text),), who(a.filed_by)
+                )
+            )
+            if a.result is not None and a.reviewed_on is not None:
+                steps.append(
+                    forms.CaseStep(
+                        a.reviewed_on,
+                        "appeal_review",
+                        None,
+                        ((REVIEW_RESULT, a.result),),
+                        who(a.reviewed_by),
+                    )
+                )
+        rows.append(
+            forms.CaseRow(
+                outcome=case.outcome,
+                status=case.status,
+                opened_on=case.opened_on,
+                effective_on=case.effective_on,
+                ends_on=case.ends_on,
+                steps=tuple(steps),
+            )
+        )
+    return rows
+
+
 async def collect_dossier(session: AsyncSession, ctx: ExportContext) -> RenderJob:
     """一人一档 (R-DOSSIER) of ``ctx.member_id``."""
     info = await member_info(session, ctx)
@@ -195,6 +275,7 @@ async def collect_dossier(session: AsyncSession, ctx: ExportContext) -> RenderJo
             await _attempts(session, member_id, tz),
             await _outcomes(session, member_id, tz),
             await _events(session, member_id, tz),
+            await _cases(session, member_id),
         ),
     )
 

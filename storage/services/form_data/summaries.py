@@ -17,7 +17,11 @@ What counts:
 - 排查前在册党员人数 counts every member of the branch (note 2: not only the
   lost) but those whose transfer out was complete before the campaign began;
 - 口袋党员 is R-POCKET as of ``ctx.today`` (介绍信 issued, no 回执, the period
-  ``ctx.pocket_days`` run out).
+  ``ctx.pocket_days`` run out);
+- a disposition (处置, SPEC §5) counts once it is done (``Disposition.status``
+  "done", in force by ``ctx.today``), for the members on the two registers
+  (a search outcome in force, seed 001 附件9 note 3), each member once a
+  column: see ``disposition_counts``.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from domain.codes import (
     MobileRegion,
     UnreachableOrgCategory,
 )
+from domain.dispositions import Outcome, Status
 from domain.errors import N_, DataCheckFailed, InvalidInput
 from domain.form_checks import (
     AGE_LIMITS,
@@ -51,6 +56,7 @@ from domain.form_checks import (
     age_cutoff,
     disposal_problems,
     lost_problems,
+    management_problems,
     missing_line,
     outflow_problems,
     relation_problems,
@@ -58,7 +64,7 @@ from domain.form_checks import (
 from domain.sweep import Check
 from domain.thresholds import lost_before, pocket_before
 from reports.forms.summaries import TOTAL, org_line, render_outflow, render_summary
-from storage.models import Escalation, Member, MobileRecord, SearchOutcome
+from storage.models import Disposition, Escalation, Member, MobileRecord, SearchOutcome
 from storage.services import categories
 from storage.services.form_data import Collector, ExportContext, RenderJob
 from storage.services.situations import branch_situations
@@ -213,18 +219,35 @@ class PocketRow(_Summable):
 
 @dataclass(frozen=True)
 class Dispositions(_Summable):
-    """The columns a disposition decides (规范管理 / 组织处置): zero until the
-    disposition records exist (the next issue); see ``disposition_counts``."""
+    """The columns a disposition decides (规范管理 / 组织处置), each the members
+    with such a disposition done; see ``disposition_counts``."""
 
-    normal: int = 0  # 纳入原所在党组织正常管理
-    retransferred: int = 0  # 补转组织关系
+    normal: int = 0  # 纳入原所在党组织正常管理 (a part of 纳入组织管理)
+    retransferred: int = 0  # 补转组织关系: 转移组织关系, 重开介绍信
     retained: int = 0  # 保留组织关系
     probation_extended: int = 0  # 延长预备期
     probation_cancelled: int = 0  # 取消预备党员资格
     deadline_correct: int = 0  # 限期改正
     persuaded: int = 0  # 劝退
-    removed: int = 0  # 除名
-    suspended: int = 0  # 停止党籍
+    removed: int = 0  # 除名: 除名, 自行脱党除名, 退党 (宣布除名)
+    suspended: int = 0  # 停止党籍 in force: not since restored or removed
+
+
+# Which outcomes each column of ``Dispositions`` counts.
+COLUMN_OUTCOMES: dict[str, tuple[Outcome, ...]] = {
+    "normal": (Outcome.NORMAL,),
+    "retransferred": (Outcome.TRANSFER, Outcome.REISSUE),
+    "retained": (Outcome.RETAIN_ABROAD,),
+    "probation_extended": (Outcome.EXTEND_PROBATION,),
+    "probation_cancelled": (Outcome.CANCEL_PROBATION,),
+    "deadline_correct": (Outcome.CORRECT,),
+    "persuaded": (Outcome.PERSUADE,),
+    # 自行脱党除名 is a 除名; 党员要求退党的，经支部大会讨论后宣布除名 (党章第九条).
+    "removed": (Outcome.REMOVE, Outcome.LAPSE, Outcome.WITHDRAW),
+    "suspended": (Outcome.SUSPEND,),
+}
+# A suspension ends when membership is restored or the member removed as 自行脱党.
+SUSPENSION_ENDED_BY = (Outcome.RESTORE, Outcome.LAPSE)
 
 
 @dataclass(frozen=True)
@@ -236,18 +259,16 @@ class DisposalRow(_Summable):
     branch: str
     found: int
     unreachable: int
-    transferred: int  # reached, then their relation transferred out (转出组织关系)
-    discipline: int  # 纪律处分: referred to 纪检/公安 (Escalation “discipline”)
+    # 纳入组织管理 (note 4): reached, then transferred out or brought back under
+    # normal management; never a member whose relation was 补转. Once each.
+    managed: int
+    transferred: int  # of those, their relation transferred out (转出组织关系)
+    discipline: int  # 纪律处分: referred to 纪检/公安 (Escalation or disposition)
     decided: Dispositions
 
     @property
     def lost(self) -> int:
         return self.found + self.unreachable
-
-    @property
-    def managed(self) -> int:
-        """纳入组织管理 (note 4): 转出组织关系 + 纳入原所在党组织正常管理, never 补转."""
-        return self.transferred + self.decided.normal
 
     @classmethod
     def total(cls, rows: Iterable[DisposalRow]) -> DisposalRow:
@@ -752,19 +773,71 @@ async def pocket_figures(session: AsyncSession, ctx: ExportContext) -> list[Pock
 # ---------------------------------------------------------------- 管理及处置
 
 
+def _effective(disposition: Any, ctx: ExportContext) -> ColumnElement[bool]:
+    """Done and in force by the form's date."""
+    return and_(
+        disposition.status == Status.DONE.value,
+        func.coalesce(disposition.effective_on, disposition.opened_on) <= ctx.today,
+    )
+
+
+def _has_done(ctx: ExportContext, outcomes: Iterable[Outcome]) -> ColumnElement[bool]:
+    """The member (``Member.id``) has a disposition of ``outcomes`` done."""
+    done = aliased(Disposition, name="done")
+    return exists(
+        select(done.id).where(
+            done.member_id == Member.id,
+            done.outcome.in_([o.value for o in outcomes]),
+            _effective(done, ctx),
+        )
+    )
+
+
 async def disposition_counts(session: AsyncSession, ctx: ExportContext) -> dict[int, Dispositions]:
-    """规范管理 and 组织处置 counts per branch. The disposition records come with
-    the next issue: until that table exists every count is zero (the form
-    shows 0, not a guess). The one place to fill when it lands."""
-    del session
-    return {b.id: Dispositions() for b in ctx.branches}
+    """规范管理 and 组织处置 per branch (``COLUMN_OUTCOMES``): one GROUP BY over
+    the dispositions done of the members on the two registers (a search outcome
+    in force, note 3), each member counted once a column (COUNT DISTINCT). A
+    member may count in several columns (限期改正, then 劝退; a 纪律处分 beside
+    any, note 6). 停止党籍 counts the suspensions in force: none restored or
+    ended by 自行脱党除名 since."""
+    in_force = _in_force()
+    later = aliased(Disposition, name="later")
+    ended = exists(
+        select(later.id).where(
+            later.member_id == Disposition.member_id,
+            later.id > Disposition.id,
+            later.outcome.in_([o.value for o in SUSPENSION_ENDED_BY]),
+            _effective(later, ctx),
+        )
+    )
+    columns = []
+    for name, outcomes in COLUMN_OUTCOMES.items():
+        condition: ColumnElement[bool] = Disposition.outcome.in_([o.value for o in outcomes])
+        if name == "suspended":
+            condition = and_(condition, not_(ended))
+        columns.append(func.count(case((condition, Disposition.member_id)).distinct()))
+    statement = (
+        select(Member.branch_id, *columns)
+        .select_from(Disposition)
+        .join(Member, Member.id == Disposition.member_id)
+        .join(in_force, in_force.c.member_id == Member.id)
+        .where(Member.branch_id.in_(ctx.branch_ids), _effective(Disposition, ctx))
+        .group_by(Member.branch_id)
+    )
+    counted = {
+        row[0]: dict(zip(COLUMN_OUTCOMES, _ints(row[1:]), strict=True))
+        for row in await session.execute(statement)
+    }
+    return {b.id: Dispositions(**counted.get(b.id, {})) for b in ctx.branches}
 
 
 async def disposal_figures(session: AsyncSession, ctx: ExportContext) -> list[DisposalRow]:
-    """Per branch: the lost (取得联系 / 仍无法取得联系, outcome in force), the
-    reached whose relation was then transferred out (转出组织关系: a 介绍信 on or
-    after the contact date), the lost referred for 纪律处分 (Escalation kind
-    “discipline”, in the campaign when there is one), and the dispositions."""
+    """Per branch: the lost (取得联系 / 仍无法取得联系, outcome in force); 纳入组织管理,
+    the reached whose relation was then transferred out (转出组织关系: a 介绍信
+    on or after the contact date) or brought back under normal management (a
+    纳入组织正常管理 done), less those whose relation was 补转 (note 4); the lost
+    referred for 纪律处分 (Escalation kind “discipline”, in the campaign when
+    there is one, or a 移交纪律处分 done); and the dispositions."""
     in_force = _in_force()
     outcome = aliased(SearchOutcome, name="outcome")
     referral = select(Escalation.id).where(
@@ -773,13 +846,17 @@ async def disposal_figures(session: AsyncSession, ctx: ExportContext) -> list[Di
     if ctx.campaign is not None:
         referral = referral.where(Escalation.campaign_id == ctx.campaign.id)
     found = outcome.kind == "found"
+    retransferred = _has_done(ctx, COLUMN_OUTCOMES["retransferred"])
+    transferred_out = Member.transfer_letter_date >= outcome.decided_on
+    normal = _has_done(ctx, COLUMN_OUTCOMES["normal"])
     statement = (
         select(
             Member.branch_id,
             _n(found),
             _n(outcome.kind == "unreachable"),
-            _n(and_(found, Member.transfer_letter_date >= outcome.decided_on)),
-            _n(exists(referral)),
+            _n(and_(found, or_(transferred_out, normal), not_(retransferred))),
+            _n(and_(found, transferred_out, not_(retransferred))),
+            _n(or_(exists(referral), _has_done(ctx, (Outcome.DISCIPLINE,)))),
         )
         .select_from(Member)
         .join(in_force, in_force.c.member_id == Member.id)
@@ -790,7 +867,7 @@ async def disposal_figures(session: AsyncSession, ctx: ExportContext) -> list[Di
     counted = {row[0]: _ints(row[1:]) for row in await session.execute(statement)}
     decided = await disposition_counts(session, ctx)
     return [
-        DisposalRow(b.id, b.name, *counted.get(b.id, (0, 0, 0, 0)), decided=decided[b.id])  # type: ignore[arg-type, misc]
+        DisposalRow(b.id, b.name, *counted.get(b.id, (0,) * 5), decided=decided[b.id])  # type: ignore[arg-type, misc]
         for b in ctx.branches
     ]
 
@@ -974,7 +1051,7 @@ def disposal_check(row: DisposalRow) -> list[str]:
             ("停止党籍", d.suspended),
             ("纪律处分", row.discipline),
         ),
-    )
+    ) + management_problems(row.branch, row.found, row.managed, d.retransferred)
 
 
 async def collect_disposal(session: AsyncSession, ctx: ExportContext) -> RenderJob:
