@@ -18,6 +18,7 @@ from domain.codes import (
     MobileIndustry,
     MobileOccupation,
     MobileRegion,
+    PartyOrgType,
     Relation,
     UnreachableOrgCategory,
 )
@@ -115,6 +116,7 @@ MOBILE = Questionnaire(
         _F("occupation", N_("职业"), Kind.CHOICE, choices=MobileOccupation),
         _F("work_unit", N_("流入单位"), Kind.TEXT, max_len=100),
         _F("unit_has_org", N_("单位是否建有党组织"), Kind.YES_NO),
+        _F("org_type", N_("党组织类型"), Kind.CHOICE, choices=PartyOrgType),
         _F("certificate_no", N_("流动党员活动证编号"), Kind.TEXT, max_len=40),
         _F("reported_branch", N_("在流入地报到的党支部"), Kind.TEXT, max_len=100),
         _F("reported_contact", N_("报到党支部联系人"), Kind.TEXT, max_len=40),

@@ -344,6 +344,9 @@ class MobileRecord(Base):
     occupation: Mapped[str | None] = mapped_column(String(2))  # MobileOccupation 附件4
     work_unit: Mapped[str | None] = mapped_column(String(100))
     unit_has_org: Mapped[bool | None] = mapped_column(Boolean)
+    # 党组织类型 (附件4 note 5): the kind of Party organisation the member is
+    # with where they went, PartyOrgType code.
+    org_type: Mapped[str | None] = mapped_column(String(2))
     certificate_no: Mapped[str | None] = mapped_column(String(40))  # 流动党员活动证编号
     reported_branch: Mapped[str | None] = mapped_column(String(100))
     reported_contact: Mapped[str | None] = mapped_column(String(40))

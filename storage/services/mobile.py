@@ -26,6 +26,7 @@ MOBILE_KEYS = {
     "occupation",
     "work_unit",
     "unit_has_org",
+    "org_type",
     "certificate_no",
     "reported_branch",
     "reported_contact",

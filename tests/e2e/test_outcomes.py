@@ -108,9 +108,13 @@ async def test_register_a_mobile_member_R_MOBILE_6M(branch_world):
     await sec.reply()
     await sec.press("快递员")
     await sec.reply()
-    for _ in range(4):  # 职业, 流入单位, 单位党组织, 活动证编号
+    for _ in range(3):  # 职业, 流入单位, 单位党组织
         await sec.press("跳过")
         await sec.reply()
+    await sec.press("非公企业")  # 党组织类型 (附件4 note 5)
+    await sec.reply()
+    await sec.press("跳过")  # 活动证编号
+    await sec.reply()
     await sec.send("深圳市某街道快递行业党支部")
     await sec.reply()
     await sec.send("王示例")
@@ -124,6 +128,7 @@ async def test_register_a_mobile_member_R_MOBILE_6M(branch_world):
     async with branch_world.app.sessionmaker() as s:
         record = (await s.scalars(select(MobileRecord))).one()
     assert (record.region, record.reason, record.reported_phone) == ("X", "N", "13900007777")
+    assert record.org_type == "5"
     await sec.send("/mobile")
     assert "1人" in (await sec.reply()).text
     await sec.send("/lost")
