@@ -77,10 +77,10 @@ async def test_committee_staff_get_the_table_and_the_chart(branch_world):
     assert "<pre>" in (table.raw_text or "")
     rows = {line.split()[0]: line.split()[1:] for line in table.text.splitlines() if line}
     # 在册 已核查 失联 取得联系 仍无法联系 已处置
-    assert rows["一支部"] == ["3", "0", "2", "1", "0", "1"]
+    assert rows["一支部"] == ["3", "0", "2", "1", "0", "0"]  # no disposition done yet
     assert rows["二支部"] == ["1", "0", "1", "0", "0", "0"]
-    assert rows["合计"] == ["4", "0", "3", "1", "0", "1"]
-    assert "已处置：目前指已有查找结论" in table.text
+    assert rows["合计"] == ["4", "0", "3", "1", "0", "0"]
+    assert "已处置：处置已办结的人数" in table.text
     chart = await staff.reply(timeout=60)  # the worker process starts on first use
     if cjk_font() is None:
         assert "未安装中文字体（如 fonts-wqy-microhei），图表略" in chart.text
