@@ -10,12 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.clocks import LOST_AFTER_MONTHS, lost_from
 from domain.dates import add_months
+from domain.dispositions import EventKind, Outcome, Status, Step
 from domain.idcard import check_digit
 from storage.db import write_tx
 from storage.models import (
     Campaign,
     CampaignStage,
     ContactAttempt,
+    Disposition,
+    DispositionEvent,
     FamilyMember,
     Member,
     MemberCategory,
@@ -23,7 +26,7 @@ from storage.models import (
     Organisation,
     SearchOutcome,
 )
-from storage.services import campaigns
+from storage.services import audit, campaigns
 from storage.services.access import Role, load_actor
 from storage.services.orgs import create_org
 from storage.services.users import grant_role
@@ -201,6 +204,7 @@ async def _demo_search(session: AsyncSession, user_id: int, today: date) -> None
                 occupation="5",
                 work_unit="示范工程公司",
                 unit_has_org=True,
+                org_type="2",
                 reported_branch="示范社区党支部",
                 reported_contact="冯示例",
                 reported_post="书记",
@@ -209,10 +213,50 @@ async def _demo_search(session: AsyncSession, user_id: int, today: date) -> None
             ),
         ]
     )
+    await _demo_case(session, people["孙示三"], user_id, today)
     people["赵示一"].education = "本科及以上"
     people["赵示一"].ethnicity = "汉族"
     people["周示五"].transfer_letter_date = today - timedelta(days=200)
     people["周示五"].transfer_receiver = "示范街道党工委"
+
+
+async def _demo_case(session: AsyncSession, member: Member, user_id: int, today: date) -> None:
+    """孙示三's 停止党籍 waits for the committee's approval: /pending and the
+    批准 / 退回 buttons have something to show."""
+    case = Disposition(
+        member_id=member.id,
+        outcome=Outcome.SUSPEND.value,
+        opened_on=today - timedelta(days=10),
+        opened_by=user_id,
+        status=Status.IN_PROGRESS.value,
+        position=1,
+    )
+    session.add(case)
+    await session.flush()
+    votes = {"present": 12, "votes_for": 11, "votes_against": 0, "votes_abstain": 1}
+    session.add(
+        DispositionEvent(
+            disposition_id=case.id,
+            seq=1,
+            kind=EventKind.RECORDED.value,
+            step=Step.RESOLUTION.value,
+            on=today - timedelta(days=5),
+            by=user_id,
+            facts={**votes, "signed": False, "unsigned_reason": "本人无法取得联系"},
+        )
+    )
+    for action, step in (("open", ""), ("recorded", Step.RESOLUTION.value)):
+        audit.record(
+            session,
+            actor_id=user_id,
+            entity="disposition",
+            entity_id=case.id,
+            action=action,
+            field=case.outcome,
+            new=step,
+            member_id=member.id,
+            org_id=member.branch_id,
+        )
 
 
 # A member whose six months run out this many days after the demo is seeded, so
