@@ -1,4 +1,5 @@
-"""`paicha` — run | sandbox | scheduler | admin | export | db (命令行)."""
+"""`paicha` — run | sandbox | scheduler | admin | export | db | backup | restore |
+migrate-data (命令行)."""
 
 from __future__ import annotations
 
@@ -95,6 +96,12 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     return code
 
 
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.backup_cli import run_backup_command
+
+    return run_backup_command(settings, args)
+
+
 def _admin(settings: Settings, args: argparse.Namespace) -> int:
     from bot.admin_cli import run_admin
 
@@ -119,10 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     up = db_sub.add_parser("upgrade", help="升级数据库结构")
     up.add_argument("revision", nargs="?", default="head")
     from bot.admin_cli import add_admin_parser
+    from bot.backup_cli import add_backup_parsers
     from bot.export_cli import add_export_parser
 
     add_admin_parser(sub)
     add_export_parser(sub)
+    add_backup_parsers(sub)
     return parser
 
 
@@ -167,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         return _db(settings, args)
     if args.command == "export":
         return _export(settings, args)
+    if args.command in ("backup", "restore", "migrate-data"):
+        return _backup(settings, args)
     return _admin(settings, args)
 
 
