@@ -341,6 +341,9 @@ def _refusal_suspended(outcome: Outcome, case: CaseFacts) -> InvalidInput | None
         if outcome is Outcome.RESTORE:
             return InvalidInput(N_("只有被停止党籍的党员才能恢复党籍。"))
         return InvalidInput(N_("只有被停止党籍满2年仍无法取得联系的党员，才能按自行脱党除名。"))
+    if outcome is Outcome.LAPSE and case.search is SearchState.REACHED:
+        # 停止党籍2年后确实无法取得联系的 (seed 002 §四): not one reached since.
+        return InvalidInput(N_("只有被停止党籍满2年仍无法取得联系的党员，才能按自行脱党除名。"))
     ends = suspension_ends(case.suspended_on)
     if outcome is Outcome.RESTORE and case.today >= ends:
         return InvalidInput(N_("停止党籍已满2年，不能再恢复党籍，应按自行脱党予以除名。"))
@@ -466,6 +469,14 @@ def decide(outcome: Outcome, events: Sequence[Event], command: Command, today: d
     if now.last_on is not None and command.on < now.last_on:
         raise InvalidInput(N_("日期不能早于上一步（{date}）。"), date=now.last_on.isoformat())
     if isinstance(command, Withdraw):
+        if now.effective_on is not None:
+            # WITHDRAWN is for a proposal: a decision in force is corrected by
+            # appeal or another disposition, never undone by the branch alone.
+            raise InvalidInput(
+                N_("“{outcome}”已于{date}生效，不能撤回；需要更正请提出申诉或另行处置。"),
+                outcome=outcome.label,
+                date=now.effective_on.isoformat(),
+            )
         if not command.reason.strip():
             raise InvalidInput(N_("请写明撤回的原因。"))
         return Event(EventKind.WITHDRAWN, None, command.on, command.by, {"reason": command.reason})

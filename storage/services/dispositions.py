@@ -434,6 +434,11 @@ async def file_appeal(
             raise InvalidInput(N_("只有已办结的处置才能登记申诉。"))
         if on > today:
             raise InvalidInput(N_("日期不能是将来的日期。"))
+        if disposition.effective_on is not None and on < disposition.effective_on:
+            raise InvalidInput(
+                N_("申诉日期不能早于处置生效的日期（{date}）。"),
+                date=disposition.effective_on.isoformat(),
+            )
         appeal = DispositionAppeal(
             disposition_id=disposition.id, filed_on=on, text=_text(text), filed_by=actor.user_id
         )
