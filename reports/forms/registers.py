@@ -373,7 +373,7 @@ class MobileRow:
     work_unit: str | None
     certificate_no: str | None
     phone: str | None
-    org_type: str | None = None  # PartyOrgType code: not recorded yet, filled by hand
+    org_type: str | None = None  # PartyOrgType code (附件4 note 5)
 
 
 def mobile_columns(scope: Scope) -> tuple[Column, ...]:

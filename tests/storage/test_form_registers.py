@@ -140,7 +140,8 @@ async def world(session):
         mobile = {
             "registered_on": date(2026, 11, 1), "left_on": date(2026, 3, 1), "region": "W",
             "direction": "3", "reason": "K", "occupation": "4", "work_unit": "示范工程公司",
-            "unit_has_org": False, "destination": "示范省示范市示范县", "reported_branch":
+            "unit_has_org": False, "org_type": "5", "destination": "示范省示范市示范县",
+            "reported_branch":
             "示范社区党支部", "reported_contact": "冯示例", "reported_post": "书记",
             "recorded_by": CLERK,
         }  # fmt: skip
@@ -283,6 +284,7 @@ async def test_mobile_register_excludes_lost_members_seed_001_attachment_4_note_
     row = next(r for r in cells if r[2] == "丙测试")
     heads = [str(c) for c in cells[2]]
     assert row[heads.index("职业")] == "④" and row[heads.index("外出流向")] == "③"
+    assert row[heads.index("党组织类型")] == "⑤"  # 非公企业, as recorded (附件4 note 5)
 
 
 @both_backends

@@ -293,6 +293,7 @@ async def collect_mobile_register(session: AsyncSession, ctx: ExportContext) -> 
             MobileRecord.work_unit,
             MobileRecord.certificate_no,
             Member.phone,
+            MobileRecord.org_type,
         )
         .join(Member, Member.id == MobileRecord.member_id)
         .where(
