@@ -245,7 +245,8 @@ class CaseFacts:
     search: SearchState
     probationary: bool  # 预备党员
     today: date
-    abroad: bool = False  # 出国（境）
+    abroad: bool = False  # 出国（境）: the search found it the reason contact was lost
+    misconduct: bool | None = None  # 失联期间有违纪违法行为 (the search outcome's finding)
     # Dispositions already in force or in procedure, with the day each took effect.
     open_outcome: Outcome | None = None  # one case in procedure at a time
     suspended_on: date | None = None  # 停止党籍 in force since
@@ -324,9 +325,27 @@ def refusal(outcome: Outcome, case: CaseFacts) -> InvalidInput | None:
         )
     if case.search is SearchState.UNREACHABLE:
         return _refusal_unreachable(outcome, case)
-    if outcome is Outcome.SUSPEND:
+    return _refusal_reached(outcome, case)
+
+
+def _refusal_reached(outcome: Outcome, case: CaseFacts) -> InvalidInput | None:
+    if outcome is Outcome.SUSPEND and not (case.abroad and not case.probationary):
+        # 重新取得联系的出国（境）定居的正式党员 may be suspended (seed 002 §四).
         return InvalidInput(
-            N_("已经取得联系的党员不能停止党籍：停止党籍只适用于经查找仍然无法取得联系的党员。")
+            N_(
+                "已经取得联系的党员不能停止党籍：停止党籍只适用于经查找仍然无法取得联系的党员"
+                "（出国（境）定居的正式党员除外）。"
+            )
+        )
+    if outcome is Outcome.RETAIN_ABROAD and not case.abroad:
+        return InvalidInput(
+            N_("补办保留组织关系只适用于出国（境）的党员：查找结论的失去联系情形应为“出国（境）”。")
+        )
+    if outcome in (Outcome.NORMAL, Outcome.CORRECT) and case.misconduct:
+        # 纪律处分 is never replaced by 组织处置 (seed 002 §二、§三).
+        return InvalidInput(
+            N_("失联期间有违纪违法行为的，不能“{outcome}”：应移交纪检、公安机关依纪依法处理。"),
+            outcome=outcome.label,
         )
     deadline = case.correction_deadline
     if outcome is Outcome.PERSUADE and deadline is not None and case.today <= deadline:
@@ -347,6 +366,11 @@ def _refusal_suspended(outcome: Outcome, case: CaseFacts) -> InvalidInput | None
     ends = suspension_ends(case.suspended_on)
     if outcome is Outcome.RESTORE and case.today >= ends:
         return InvalidInput(N_("停止党籍已满2年，不能再恢复党籍，应按自行脱党予以除名。"))
+    if outcome is Outcome.RESTORE and case.search is not SearchState.REACHED:
+        # 本人与党组织取得联系并书面提出恢复党籍申请 (seed 002 §四).
+        return InvalidInput(
+            N_("恢复党籍要本人已与党组织取得联系：请先在卡片上记录经查找取得联系。")
+        )
     if outcome is Outcome.LAPSE and case.today < ends:
         return InvalidInput(
             N_("停止党籍还不满2年（{date}满2年），不能按自行脱党除名。"), date=ends.isoformat()

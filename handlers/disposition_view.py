@@ -385,7 +385,8 @@ def case_keyboard(view: Any, sides: set[Side]) -> InlineKeyboardMarkup:
                     )
                 ]
             )
-    if standing.status is Status.IN_PROGRESS and Side.BRANCH in sides:
+    if standing.status is Status.IN_PROGRESS and Side.BRANCH in sides and not standing.effective_on:
+        # Once in force it is corrected by appeal or another case, not withdrawn.
         rows.append([button(_("撤回这项处置"), "wd", d.id)])
     if standing.status is Status.DONE:
         rows.append([button(_("📮 申诉"), "appeal", d.id)])

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from domain.codes import MemberType
+from domain.codes import LostContactReason, MemberType
 from domain.dispositions import (
     DATE_FACTS,
     LEAVING,
@@ -191,14 +191,17 @@ async def member_cases(session: AsyncSession, actor: Actor, member_id: int) -> l
 
 async def case_facts(session: AsyncSession, member: Member, today: date) -> CaseFacts:
     """What the rules look at before an outcome is opened (``refusal``)."""
-    found = await session.scalar(
-        select(SearchOutcome.kind)
-        .where(SearchOutcome.member_id == member.id, SearchOutcome.superseded_by_id.is_(None))
-        .order_by(SearchOutcome.id.desc())
-        .limit(1)
-    )
+    found = (
+        await session.execute(
+            select(SearchOutcome.kind, SearchOutcome.lost_reason, SearchOutcome.had_misconduct)
+            .where(SearchOutcome.member_id == member.id, SearchOutcome.superseded_by_id.is_(None))
+            .order_by(SearchOutcome.id.desc())
+            .limit(1)
+        )
+    ).first()
+    kind, lost_reason, misconduct = found if found is not None else ("", None, None)
     search = {"found": SearchState.REACHED, "unreachable": SearchState.UNREACHABLE}.get(
-        found or "", SearchState.OPEN
+        kind, SearchState.OPEN
     )
     rows = list(
         await session.scalars(
@@ -226,6 +229,8 @@ async def case_facts(session: AsyncSession, member: Member, today: date) -> Case
         search=search,
         probationary=member.member_type == MemberType.PROBATIONARY.value,
         today=today,
+        abroad=lost_reason == LostContactReason.ABROAD.value,
+        misconduct=misconduct,
         open_outcome=open_outcome,
         suspended_on=suspended_on,
         correction_deadline=deadline,

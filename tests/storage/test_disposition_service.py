@@ -94,12 +94,18 @@ class World:
         return (await members.add_member(session, actor, self.ids[branch], values)).id
 
     async def reached(
-        self, session, member_id: int, actor: Actor | None = None, on: date = SEARCH_ENDED
+        self,
+        session,
+        member_id: int,
+        actor: Actor | None = None,
+        on: date = SEARCH_ENDED,
+        *,
+        abroad: bool = False,
     ) -> None:
-        """经查找取得联系 (附件5) on ``on``."""
+        """经查找取得联系 (附件5) on ``on``; lost by going abroad (出国（境）) with ``abroad``."""
         found = {
             "decided_on": on,
-            "lost_reason": "1",
+            "lost_reason": "5" if abroad else "1",
             "occupation": "3",
             "org_category": "3",
             "had_misconduct": False,
@@ -478,8 +484,10 @@ APPROVER = {
 
 async def _ready(session, w: World, outcome: Outcome) -> tuple[int, date]:
     """A member for whom ``outcome`` may be opened, and the day to open it."""
-    if outcome is Outcome.RESTORE:
-        return await _suspended(session, w, date(2025, 1, 10)), TODAY
+    if outcome is Outcome.RESTORE:  # suspended, then in contact again (seed 002 §四)
+        member_id = await _suspended(session, w, date(2025, 1, 10))
+        await w.reached(session, member_id)
+        return member_id, TODAY
     if outcome is Outcome.LAPSE:
         return await _suspended(session, w, date(2024, 4, 10)), TODAY
     probationary = outcome in (Outcome.EXTEND_PROBATION, Outcome.CANCEL_PROBATION)
@@ -487,7 +495,7 @@ async def _ready(session, w: World, outcome: Outcome) -> tuple[int, date]:
     if outcome is Outcome.SUSPEND:
         await w.unreachable(session, member_id)
     else:
-        await w.reached(session, member_id)
+        await w.reached(session, member_id, abroad=outcome is Outcome.RETAIN_ABROAD)
     return member_id, TODAY
 
 
@@ -704,6 +712,9 @@ async def test_retention_abroad_ends_after_its_length_R_ABROAD_RETAIN(
 ):
     member_id = await world.member(session)
     await world.reached(session, member_id)
+    refused = (await _refusals(session, world, member_id))[Outcome.RETAIN_ABROAD]
+    assert "只适用于出国（境）的党员" in refused  # lost for another reason
+    await world.reached(session, member_id, abroad=True)
     recorded = date(2026, 1, 31)
     case_id = await _open(session, world, member_id, Outcome.RETAIN_ABROAD, recorded)
     with pytest.raises(InvalidInput, match="保留党籍期限不对"):
@@ -728,6 +739,9 @@ async def test_restore_is_allowed_within_two_years_and_refused_after_R_SUSPEND_2
     approved = date(2024, 4, 10)
     member_id = await _suspended(session, world, approved)
     ends = date(2026, 4, 10)
+    unreached = await _refusals(session, world, member_id, ends - timedelta(1))
+    assert "恢复党籍要本人已与党组织取得联系" in unreached[Outcome.RESTORE]
+    await world.reached(session, member_id)
     assert (await _refusals(session, world, member_id, ends - timedelta(1)))[Outcome.RESTORE] == ""
     late = await _refusals(session, world, member_id, ends)
     assert late[Outcome.RESTORE] == "停止党籍已满2年，不能再恢复党籍，应按自行脱党予以除名。"

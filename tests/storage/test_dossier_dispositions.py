@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from python_calamine import CalamineWorkbook
+from sqlalchemy import select
 
 from bot.i18n import build_i18n
 from domain.audit_words import ACTIONS
@@ -118,6 +119,18 @@ async def world(session):
     await cases.review_appeal(
         session, committee, appeal.id, "维持原处置决定", date(2026, 11, 20), date(2026, 11, 20)
     )
+    async with write_tx(session):  # in contact again: restoration may be asked for
+        found = SearchOutcome(
+            member_id=member_id, kind="found", decided_on=date(2026, 11, 21), recorded_by=101
+        )
+        session.add(found)
+        await session.flush()
+        for old in await session.scalars(
+            select(SearchOutcome).where(
+                SearchOutcome.member_id == member_id, SearchOutcome.id != found.id
+            )
+        ):
+            old.superseded_by_id = found.id
     again = await cases.open_case(
         session, secretary, member_id, Outcome.RESTORE, date(2026, 11, 21)
     )

@@ -437,6 +437,7 @@ CASES = st.builds(
     probationary=st.booleans(),
     today=CASE_DAYS,
     abroad=st.booleans(),
+    misconduct=st.sampled_from([None, False, True]),
     open_outcome=st.one_of(st.none(), st.sampled_from(list(Outcome))),
     suspended_on=st.one_of(st.none(), CASE_DAYS),
     correction_deadline=st.one_of(st.none(), CASE_DAYS),
@@ -456,14 +457,21 @@ def test_refusal_never_allows_what_the_rules_forbid_R_SUSPEND_2Y_R_PROBATION(cas
         assert free == []
         assert case.left_by.label in refusal(Outcome.DISCIPLINE, case).render()
         return
-    if case.search is not SearchState.UNREACHABLE:  # a reached member is never suspended
+    if case.search is not SearchState.UNREACHABLE and not case.abroad:
+        # A reached member is never suspended, unless settled abroad (seed 002 §四).
         assert Outcome.SUSPEND not in free
+    if not case.abroad:
+        assert Outcome.RETAIN_ABROAD not in free
+    if case.misconduct:  # 纪律处分 is never replaced by 组织处置
+        assert not {Outcome.NORMAL, Outcome.CORRECT} & set(free)
     if case.suspended_on is None or case.today < suspension_ends(case.suspended_on):
         assert Outcome.LAPSE not in free  # never before 24 months of suspension
     if case.search is SearchState.REACHED:
         assert Outcome.LAPSE not in free  # 2 years on and still unreachable only
     if case.suspended_on is None or case.today >= suspension_ends(case.suspended_on):
         assert Outcome.RESTORE not in free  # restored within the two years only
+    if case.search is not SearchState.REACHED:
+        assert Outcome.RESTORE not in free  # once the member is in contact again
     if case.suspended_on is not None:
         assert set(free) <= {Outcome.RESTORE, Outcome.LAPSE}
     if not case.probationary:
@@ -489,12 +497,13 @@ def test_refusal_never_allows_what_the_rules_forbid_R_SUSPEND_2Y_R_PROBATION(cas
 @SETTINGS
 @given(suspended=CASE_DAYS, days=st.integers(-800, 800), search=st.sampled_from(list(SearchState)))
 def test_lapse_and_restore_meet_exactly_at_two_years_R_SUSPEND_2Y(suspended, days, search):
-    """停止党籍2年内 may be restored; 2年后确实无法取得联系的 lapse (seed 002 §四):
-    not one the search has reached since."""
+    """停止党籍2年内 may be restored once 本人与党组织取得联系; 2年后确实无法取得联系的
+    lapse (seed 002 §四): not one the search has reached since."""
     today = suspended + timedelta(days=days)
     case = CaseFacts(search, False, today, suspended_on=suspended)
     ends = suspension_ends(suspended)
     assert ends == add_months(suspended, 24) > suspended
     lapses = today >= ends and search is not SearchState.REACHED
     assert (refusal(Outcome.LAPSE, case) is None) == lapses
-    assert (refusal(Outcome.RESTORE, case) is None) == (today < ends)
+    restores = today < ends and search is SearchState.REACHED
+    assert (refusal(Outcome.RESTORE, case) is None) == restores

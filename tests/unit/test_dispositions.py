@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -60,7 +61,9 @@ def test_lapse_only_after_two_years_of_suspension_R_SUSPEND_2Y():
     assert suspension_ends(suspended) == date(2027, 1, 10)
     early = case(search=SearchState.UNREACHABLE, suspended_on=suspended)
     assert "不满2年" in refusal(Outcome.LAPSE, early).render()
-    assert refusal(Outcome.RESTORE, early) is None
+    # Restored only once the member is in contact again (seed 002 §四).
+    assert "取得联系" in refusal(Outcome.RESTORE, early).render()
+    assert refusal(Outcome.RESTORE, replace(early, search=SearchState.REACHED)) is None
     late = case(search=SearchState.UNREACHABLE, suspended_on=suspended, today=date(2027, 1, 10))
     assert refusal(Outcome.LAPSE, late) is None
     assert "已满2年" in refusal(Outcome.RESTORE, late).message
@@ -198,3 +201,26 @@ def test_a_branch_cannot_record_a_committee_step():
     filing = Record(Step.UPPER_FILING, Side.BRANCH, TODAY, 101, {"document_no": "x"})
     with pytest.raises(InvalidInput, match="不由您这一方"):
         decide(Outcome.SUSPEND, events, filing, TODAY)
+
+
+def test_a_reached_member_settled_abroad_may_be_suspended_seed_002_section_4():
+    """重新取得联系的出国（境）定居的正式党员: 停止党籍; a probationary one is not
+    kept (取消预备党员资格); at home, a reached member is never suspended."""
+    assert refusal(Outcome.SUSPEND, case(abroad=True)) is None
+    assert "出国（境）定居的正式党员除外" in refusal(Outcome.SUSPEND, case()).render()
+    assert refusal(Outcome.SUSPEND, case(abroad=True, probationary=True)) is not None
+    assert refusal(Outcome.CANCEL_PROBATION, case(abroad=True, probationary=True)) is None
+
+
+def test_retention_abroad_only_for_members_abroad_R_ABROAD_RETAIN():
+    assert refusal(Outcome.RETAIN_ABROAD, case(abroad=True)) is None
+    assert "出国（境）" in refusal(Outcome.RETAIN_ABROAD, case()).render()
+
+
+def test_misconduct_is_referred_never_settled_by_management_or_correction():
+    """纪律处分 is never replaced by 组织处置 (SPEC §5; seed 002 §二、§三: 失联期间无违纪违法行为)."""
+    for outcome in (Outcome.NORMAL, Outcome.CORRECT):
+        assert "纪检、公安" in refusal(outcome, case(misconduct=True)).render()
+        assert refusal(outcome, case(misconduct=False)) is None
+    assert refusal(Outcome.DISCIPLINE, case(misconduct=True)) is None
+    assert refusal(Outcome.REMOVE, case(misconduct=True)) is None
