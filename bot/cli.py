@@ -19,16 +19,24 @@ NO_TOKEN = """没有设置 BOT_TOKEN，无法连接 Telegram。
 (No BOT_TOKEN: get one from @BotFather, or try `paicha sandbox` offline.)"""
 
 
-def _run(settings: Settings) -> int:
+def _run(settings: Settings, webhook: bool = False) -> int:
     if not settings.bot_token:
         print(NO_TOKEN, file=sys.stderr)
         return 2
     from bot.runner import assemble
+    from bot.webhook import webhook_problem
+
+    if webhook and (problem := webhook_problem(settings)):
+        print(problem, file=sys.stderr)
+        return 2
 
     async def main() -> None:
         app = await assemble(settings)
         try:
-            await app.poll()
+            if webhook:
+                await app.serve_webhook(handle_signals=True)
+            else:
+                await app.poll()
         finally:
             await app.close()
 
@@ -116,7 +124,12 @@ def _admin(settings: Settings, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paicha", description="排查 — 党员组织关系集中排查助手")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="连接 Telegram 开始运行（长轮询）")
+    run = sub.add_parser("run", help="连接 Telegram 开始运行（默认长轮询）")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="以 webhook 方式运行（需 WEBHOOK_URL，见 .env.example）",
+    )
     sub.add_parser("scheduler", help="只运行定时提醒（不接收消息；多个机器人进程时单独运行）")
     sandbox = sub.add_parser("sandbox", help="离线试用：本机模拟 Telegram，在终端里聊天")
     sandbox.add_argument("--dir", default="./sandbox-files", help="机器人发来的文件保存到这里")
@@ -167,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(args)
     settings = Settings()
     if args.command == "run":
-        return _run(settings)
+        return _run(settings, webhook=args.webhook)
     if args.command == "scheduler":
         return _scheduler(settings)
     if args.command == "sandbox":

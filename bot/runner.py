@@ -1,4 +1,5 @@
-"""Starting the bot (启动): migrations, admins, published commands, polling.
+"""Starting the bot (启动): migrations, admins, published commands, then
+polling (`paicha run`) or a webhook server (`paicha run --webhook`).
 
 Shared by `paicha run`, the sandbox and the end-to-end tests.
 """
@@ -6,11 +7,14 @@ Shared by `paicha run`, the sandbox and the end-to-end tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import build_bot, build_dispatcher
@@ -57,6 +61,54 @@ class Paicha:
             tasks_concurrency_limit=self.settings.max_concurrent_updates,
         )
 
+    async def serve_webhook(
+        self, *, handle_signals: bool = False, started: asyncio.Event | None = None
+    ) -> None:
+        """Webhook mode (bot/webhook.py): listen on WEBHOOK_HOST:WEBHOOK_PORT,
+        register WEBHOOK_URL + WEBHOOK_PATH with the secret, start the
+        scheduler as ``poll()`` does, and serve until cancelled (or, with
+        ``handle_signals``, until SIGINT or SIGTERM). ``started`` is set once
+        the webhook is registered.
+
+        Stopping closes the listener, lets the updates being handled finish,
+        stops the scheduler and closes the server. The webhook is left
+        registered on purpose: other workers behind the same address may
+        still serve it, and updates sent meanwhile wait at Telegram."""
+        from bot.webhook import (
+            WebhookConfigError,
+            build_webhook_app,
+            webhook_endpoint,
+            webhook_problem,
+            webhook_secret,
+        )
+
+        problem = webhook_problem(self.settings)
+        if problem:
+            raise WebhookConfigError(problem)
+        secret = webhook_secret(self.settings)
+        runner = web.AppRunner(build_webhook_app(self, secret), access_log=None)
+        await runner.setup()  # the dispatcher's startup
+        try:
+            host, port = self.settings.webhook_host, self.settings.webhook_port
+            await web.TCPSite(runner, host, port).start()
+            await publish_default_commands(self.bot)
+            url = webhook_endpoint(self.settings)
+            # Listening before registering: Telegram may send at once.
+            await self.bot.set_webhook(
+                url,
+                secret_token=secret,
+                allowed_updates=self.dp.resolve_used_update_types(),
+                drop_pending_updates=False,
+            )
+            log.info("Webhook %s registered; listening on %s:%s", url, host, port)
+            if self.scheduler is not None:
+                self.scheduler.start()
+            if started is not None:
+                started.set()
+            await _until_stopped(handle_signals)
+        finally:
+            await runner.cleanup()
+
     async def close(self) -> None:
         if self.scheduler is not None:
             # First: the message being sent is finished and confirmed.
@@ -65,6 +117,23 @@ class Paicha:
         await asyncio.to_thread(report_pool.shutdown)
         await self.engine.dispose()
         await self.fsm_engine.dispose()
+
+
+async def _until_stopped(handle_signals: bool) -> None:
+    """Wait until cancelled, or SIGINT/SIGTERM when ``handle_signals``."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    if handle_signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+                handled.append(sig)
+    try:
+        await stop.wait()
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
 
 
 def quiet_data_loggers() -> None:
@@ -84,7 +153,7 @@ async def assemble(
 ) -> Paicha:
     """Upgrade the schema, grant the configured admins, build bot and dispatcher,
     and the scheduler unless ``scheduler`` (default: SCHEDULER_ENABLED) is false;
-    it starts with ``poll()`` and stops with ``close()``."""
+    it starts with ``poll()`` or ``serve_webhook()`` and stops with ``close()``."""
     quiet_data_loggers()
     if migrate:
         await upgrade_async(settings.database_url)

@@ -6,7 +6,7 @@ from datetime import time
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DB = "sqlite+aiosqlite:///./data/paicha.sqlite3"
@@ -47,6 +47,29 @@ class Settings(BaseSettings):
     # A claimed notification not confirmed within this many minutes (its
     # sender died between claim and send) is claimed and sent again.
     notify_stale_minutes: int = 5
+    # Webhook mode (`paicha run --webhook`, issue 17): Telegram POSTs updates
+    # to WEBHOOK_URL + WEBHOOK_PATH (the public address, e.g. behind nginx);
+    # the bot listens on WEBHOOK_HOST:WEBHOOK_PORT. Every request must carry
+    # WEBHOOK_SECRET (1-256 of A-Z a-z 0-9 _ -); unset, one is generated at
+    # each start, which only suits a single worker.
+    webhook_url: str | None = None
+    webhook_path: str = "/telegram"
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8080
+
+    @field_validator("webhook_url", "webhook_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `WEBHOOK_URL=` in .env means not set.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _rooted(cls, value: str) -> str:
+        return value if value.startswith("/") else "/" + value
 
     @field_validator("paicha_admin_ids", mode="before")
     @classmethod

@@ -113,8 +113,13 @@ class EmulatorCore:
         return update_id
 
     def pending_updates(self) -> list[dict[str, Any]]:
-        """Updates not yet confirmed by the bot (via getUpdates offset)."""
+        """Updates not yet confirmed by the bot (via getUpdates offset, or a
+        webhook's 2xx answer)."""
         return list(self._updates)
+
+    def delivery_hint(self) -> str:
+        """What to check when the bot does not take its updates."""
+        return "is polling running?"
 
     def user_message(self, user: ChatUser, chat: ChatState, **content: Any) -> dict[str, Any]:
         message = {

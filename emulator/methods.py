@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import BodyPartReader, MultipartReader
+
 from emulator.core import DOWNLOAD_LIMIT, UPLOAD_LIMIT, EmulatorCore
 from emulator.models import ChatState, FileRecord, SentMessage
 from emulator.validation import (
@@ -35,6 +37,30 @@ class Upload:
     filename: str | None
     data: bytes
     content_type: str | None
+
+
+async def read_multipart(reader: MultipartReader) -> dict[str, Any]:
+    """Fields and uploads of a multipart body (a request, or a webhook's
+    answer); an upload over 50 MB is read to the end (so the client sees the
+    answer, not a broken pipe) then refused."""
+    raw: dict[str, Any] = {}
+    too_big = False
+    async for part in reader:
+        if not isinstance(part, BodyPartReader) or part.name is None:
+            continue
+        if part.filename is None:
+            raw[part.name] = await part.text()
+            continue
+        data = bytearray()
+        while chunk := await part.read_chunk():
+            if not too_big:
+                data += chunk
+                too_big = len(data) > UPLOAD_LIMIT
+        content_type = part.headers.get("Content-Type")
+        raw[part.name] = Upload(part.filename, bytes(data), content_type)
+    if too_big:
+        raise ApiError(413, "Request Entity Too Large")
+    return raw
 
 
 class Params:
@@ -76,11 +102,6 @@ class BotMethods(EmulatorCore):
 
     def api_getme(self, p: Params) -> dict[str, Any]:
         return self.bot_user(p.token)
-
-    def api_deletewebhook(self, p: Params) -> bool:
-        if p.flag("drop_pending_updates"):
-            self._updates.clear()
-        return True
 
     def api_close(self, p: Params) -> bool:
         return True

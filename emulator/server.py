@@ -1,21 +1,30 @@
 """A local Telegram Bot API over HTTP, so the real aiogram bot runs unchanged
-in tests: it long-polls ``{base}/bot{token}/getUpdates`` here and downloads
-files from ``{base}/file/bot{token}/{path}``, never touching the internet."""
+in tests: it long-polls ``{base}/bot{token}/getUpdates`` here (or sets a
+webhook on 127.0.0.1 and gets the updates POSTed, emulator/webhook.py) and
+downloads files from ``{base}/file/bot{token}/{path}``, never touching the
+internet."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import random
+import time
 from collections import Counter
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
-from emulator.core import UPLOAD_LIMIT
 from emulator.limits import FloodControl, RateLimits
-from emulator.methods import BotMethods, Params, Upload
+from emulator.methods import BotMethods, Params, Upload, read_multipart
 from emulator.validation import ApiError
+from emulator.webhook import (
+    Attempt,
+    Webhook,
+    WebhookDelivery,
+    parse_allowed_updates,
+    parse_set_webhook,
+)
 
 # Updates Telegram leaves out unless the bot asks for them explicitly.
 _OPT_IN_UPDATES = {"chat_member", "message_reaction", "message_reaction_count"}
@@ -30,7 +39,19 @@ class BotApiEmulator(BotMethods):
     """Start it, point ``TelegramAPIServer.from_base(emulator.base_url)`` at it,
     and script users with ``emulator.user(...)``."""
 
-    def __init__(self, callback_timeout: float = 15.0, limits: RateLimits | None = None) -> None:
+    def __init__(
+        self,
+        callback_timeout: float = 15.0,
+        limits: RateLimits | None = None,
+        *,
+        webhook_timeout: float = 60.0,
+        webhook_retry: tuple[float, float] = (0.1, 2.0),
+        set_webhook_interval: float = 1.0,
+    ) -> None:
+        """``webhook_timeout``: seconds a webhook delivery waits for the bot's
+        answer; ``webhook_retry``: (first delay, cap) between tries of an
+        update the bot did not take; ``set_webhook_interval``: Telegram answers
+        429 (retry after 1) to a second setWebhook with a URL within a second."""
         super().__init__(callback_timeout=callback_timeout)
         # Opt in: Telegram's flood limits, answered with 429 (emulator/limits.py).
         self.flood: FloodControl | None = FloodControl(limits) if limits else None
@@ -42,6 +63,9 @@ class BotApiEmulator(BotMethods):
         self._injected: dict[str, list[Exception]] = {}
         self._random_faults: dict[str, tuple[float, float, random.Random]] = {}
         self.faults: Counter[str] = Counter()  # random faults injected, by kind
+        self.webhook_delivery = WebhookDelivery(self, webhook_timeout, webhook_retry)
+        self.set_webhook_interval = set_webhook_interval
+        self._next_set_webhook = 0.0
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -62,11 +86,13 @@ class BotApiEmulator(BotMethods):
         sock_host, sock_port = server.sockets[0].getsockname()[:2]  # type: ignore[attr-defined]
         self._base_url = f"http://{sock_host}:{sock_port}"
         self._closing = False
+        self.webhook_delivery.start()
         return self
 
     async def stop(self) -> None:
         self._closing = True
         self.signal.fire()  # release long polls
+        await self.webhook_delivery.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -82,6 +108,58 @@ class BotApiEmulator(BotMethods):
         if self._base_url is None:
             raise RuntimeError("emulator not started")
         return self._base_url
+
+    # ---- webhook ---------------------------------------------------------
+
+    @property
+    def webhook(self) -> Webhook | None:
+        """The webhook set by the bot (None: the bot polls)."""
+        return self.webhook_delivery.config
+
+    @property
+    def webhook_attempts(self) -> list[Attempt]:
+        """Every POST of an update to the webhook, in order, failed ones too."""
+        return self.webhook_delivery.attempts
+
+    def webhook_info(self) -> dict[str, Any]:
+        return self.webhook_delivery.info()
+
+    def api_setwebhook(self, p: Params) -> bool:
+        hook = parse_set_webhook(p)
+        allowed = parse_allowed_updates(p)
+        if hook is not None:
+            now = time.monotonic()
+            if now < self._next_set_webhook:
+                raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+            self._next_set_webhook = now + self.set_webhook_interval
+        if p.flag("drop_pending_updates"):
+            self._updates.clear()
+        if allowed is not None:
+            self._allowed_updates = set(allowed)
+        if hook is not None and self.webhook is None:
+            self._end_long_poll()
+        self.webhook_delivery.install(hook)
+        return True
+
+    def api_deletewebhook(self, p: Params) -> bool:
+        if p.flag("drop_pending_updates"):
+            self._updates.clear()
+        self.webhook_delivery.install(None)
+        return True
+
+    def api_getwebhookinfo(self, p: Params) -> dict[str, Any]:
+        return self.webhook_info()
+
+    async def run_method(self, method: str, raw: dict[str, Any]) -> Any:
+        """Run a method a webhook answer carried (as the bot that set it)."""
+        return await self._dispatch(method, Params(raw, self._token))
+
+    def delivery_hint(self) -> str:
+        hook = self.webhook
+        if hook is None:
+            return super().delivery_hint()
+        error = f", last error: {hook.last_error_message}" if hook.last_error_message else ""
+        return f"is the bot serving its webhook {hook.url}{error}?"
 
     # ---- failure injection -----------------------------------------------
 
@@ -189,7 +267,7 @@ class BotApiEmulator(BotMethods):
         if request.content_type == "application/json":
             raw.update(await request.json())
         elif request.content_type == "multipart/form-data":
-            raw.update(await _read_multipart(request))
+            raw.update(await read_multipart(await request.multipart()))
         else:
             raw.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
         return raw
@@ -210,9 +288,14 @@ class BotApiEmulator(BotMethods):
 
         A newer getUpdates ends an older one with 409, as on Telegram, so a
         bot that polls twice shows up in tests."""
-        self._poll_generation += 1
+        if self.webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        self._end_long_poll()
         generation = self._poll_generation
-        self.signal.fire()
         allowed = p.obj("allowed_updates")
         if allowed is not None:
             self._allowed_updates = set(allowed)
@@ -222,10 +305,12 @@ class BotApiEmulator(BotMethods):
         timeout = max(0, p.integer("timeout") or 0)
 
         def ready() -> bool:
-            return self._closing or generation != self._poll_generation or self._drop_unwanted()
+            return self._closing or generation != self._poll_generation or self.drop_unwanted()
 
         await self.signal.wait_for(ready, timeout)
         if generation != self._poll_generation and not self._closing:
+            if self.webhook is not None:
+                raise ApiError(409, "Conflict: terminated by setWebhook request")
             raise ApiError(
                 409,
                 "Conflict: terminated by other getUpdates request; "
@@ -233,13 +318,27 @@ class BotApiEmulator(BotMethods):
             )
         return self._updates[: max(1, min(limit, 100))]
 
+    def _end_long_poll(self) -> None:
+        """A waiting getUpdates ends (with 409) at once."""
+        self._poll_generation += 1
+        self.signal.fire()
+
+    @property
+    def allowed_updates(self) -> set[str] | None:
+        """The update types the bot asked for (getUpdates or setWebhook)."""
+        return self._allowed_updates
+
+    def confirm_update(self, update_id: int) -> None:
+        """The bot has this update (a webhook answered 2xx)."""
+        self._updates = [u for u in self._updates if u["update_id"] != update_id]
+
     def _confirm(self, offset: int) -> None:
         if offset < 0:
             self._updates = self._updates[offset:]
         else:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
 
-    def _drop_unwanted(self) -> bool:
+    def drop_unwanted(self) -> bool:
         """Forget updates of types the bot did not ask for; True if any remain."""
         wanted = self._allowed_updates
 
@@ -249,30 +348,6 @@ class BotApiEmulator(BotMethods):
 
         self._updates = [u for u in self._updates if accepted(u)]
         return bool(self._updates)
-
-
-async def _read_multipart(request: web.Request) -> dict[str, Any]:
-    """Fields and uploads of a multipart body; an upload over 50 MB is read to
-    the end (so the client sees the answer, not a broken pipe) then refused."""
-    raw: dict[str, Any] = {}
-    too_big = False
-    reader = await request.multipart()
-    async for part in reader:
-        if not isinstance(part, BodyPartReader) or part.name is None:
-            continue
-        if part.filename is None:
-            raw[part.name] = await part.text()
-            continue
-        data = bytearray()
-        while chunk := await part.read_chunk():
-            if not too_big:
-                data += chunk
-                too_big = len(data) > UPLOAD_LIMIT
-        content_type = part.headers.get("Content-Type")
-        raw[part.name] = Upload(part.filename, bytes(data), content_type)
-    if too_big:
-        raise ApiError(413, "Request Entity Too Large")
-    return raw
 
 
 def _loggable(raw: dict[str, Any]) -> dict[str, Any]:

@@ -178,7 +178,7 @@ class ChatUser:
     def _failure(self, what: str, chat_id: int) -> AssertionError:
         recent = "\n  ".join(str(m) for m in self._events(chat_id)[-5:]) or "(none)"
         pending = self._pending(chat_id)
-        hint = f"\n{pending} update(s) never fetched by the bot: is polling running?"
+        hint = f"\n{pending} update(s) never fetched by the bot: {self.emulator.delivery_hint()}"
         return AssertionError(
             f"{what} in chat {chat_id}; last bot messages:\n  {recent}" + (hint if pending else "")
         )
