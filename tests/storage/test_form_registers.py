@@ -331,7 +331,7 @@ async def test_roster_export_imports_back_unchanged(session, world):
 
 @both_backends
 async def test_roster_streams_every_member_past_one_batch(session, world):
-    """党员名册 for a large committee: rows come in batches of 5,000 (yield_per);
+    """党员名册 for a large committee: rows come in keyset pages per branch;
     every member lands once, on their branch's sheet, in the order added."""
     actor, orgs, _ = world
     extra = 5_100
