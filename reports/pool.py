@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Protocol
@@ -27,13 +28,28 @@ class Job(Protocol):
 _pool: ProcessPoolExecutor | None = None
 _lock = threading.Lock()
 WORKERS = 1  # two cores: one for the loop, one for workbooks
+# A workbook can wait a second; a person's reply cannot. The worker runs at a
+# lower CPU priority, so on a busy machine the scheduler gives the bot's
+# process (and the database) the core first.
+WORKER_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    try:
+        os.nice(WORKER_NICENESS)
+    except (AttributeError, OSError):  # not on this platform, or not allowed: build anyway
+        pass
 
 
 def _executor() -> ProcessPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"))
+            _pool = ProcessPoolExecutor(
+                WORKERS,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_lower_priority,
+            )
         return _pool
 
 
