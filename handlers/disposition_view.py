@@ -33,8 +33,6 @@ from domain.dispositions import (
 from domain.errors import N_, InvalidInput
 from handlers.member_view import MemberAction
 from storage.models import Member
-from storage.services import dispositions as cases
-from storage.services.access import Actor
 
 # ---- callback data: ids only (64 bytes) --------------------------------------------------------
 
@@ -237,11 +235,6 @@ KIND_TEXT = {
     "not_adopted": N_("党员大会未通过"),
 }
 SIDE_TEXT = {Side.BRANCH: N_("党支部"), Side.COMMITTEE: N_("党委")}
-
-
-def side_of(actor: Actor, member: Member) -> set[Side]:
-    """Which sides this user may act for on the member's cases."""
-    return cases.sides(actor, member)
 
 
 def _on(value: Any) -> str:

@@ -82,7 +82,7 @@ async def show_case(message: Message, session: AsyncSession, actor: Actor, view:
     names = await _names(session, [view])
     await message.answer(
         dv.case_text(view, names),
-        reply_markup=dv.case_keyboard(view, dv.side_of(actor, view.member)),
+        reply_markup=dv.case_keyboard(view, cases.sides(actor, view.member)),
     )
 
 
@@ -197,7 +197,7 @@ async def start_step(
     rule = view.standing.next
     if rule is None or rule.decision or str(view.standing.position) != callback_data.arg:
         raise InvalidInput(N_("这一步已经处理过了，按钮已失效。"))
-    if rule.side not in dv.side_of(actor, view.member):
+    if rule.side not in cases.sides(actor, view.member):
         raise InvalidInput(N_("“{step}”不由您这一方办理。"), step=rule.step.label)
     await state.set_state(CaseFlow.fact)
     await state.set_data(
@@ -434,7 +434,7 @@ async def decision(
     if not callback_data.ok:
         # Refused now if the button is stale or not this user's: before asking why.
         view = await cases.case(session, actor, callback_data.id)
-        if Side.COMMITTEE not in dv.side_of(actor, view.member):
+        if Side.COMMITTEE not in cases.sides(actor, view.member):
             raise AccessDenied
         if view.standing.position != callback_data.expected or view.standing.next is None:
             raise InvalidInput(N_("这一步已经处理过了，按钮已失效。"))

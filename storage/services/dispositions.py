@@ -275,17 +275,39 @@ async def open_case(
         return await _view(session, disposition, member)
 
 
+@dataclass(frozen=True)
+class _Locked:
+    """A disposition read for a change, under the writer's lock, with its
+    events as the rules see them."""
+
+    disposition: Disposition
+    member: Member
+    outcome: Outcome
+    events: list[Event]
+
+    @property
+    def standing(self) -> Standing:
+        return standing(self.outcome, self.events)
+
+
+async def _locked(session: AsyncSession, actor: Actor, disposition_id: int) -> _Locked:
+    disposition, member = await _load(session, actor, disposition_id, lock=True)
+    rows = await _events(session, disposition.id)
+    return _Locked(
+        disposition, member, Outcome.of(disposition.outcome), [as_event(r) for r in rows]
+    )
+
+
 async def _append(
     session: AsyncSession,
     actor: Actor,
-    disposition: Disposition,
-    member: Member,
-    rows: Sequence[DispositionEvent],
+    case: _Locked,
     event: Event,
 ) -> CaseView:
+    disposition, member, outcome = case.disposition, case.member, case.outcome
     row = DispositionEvent(
         disposition_id=disposition.id,
-        seq=len(rows) + 1,
+        seq=len(case.events) + 1,
         kind=event.kind.value,
         step=event.step.value if event.step else None,
         on=event.on,
@@ -293,8 +315,7 @@ async def _append(
         facts=_stored(event.facts),
     )
     session.add(row)
-    outcome = Outcome.of(disposition.outcome)
-    events = [*(as_event(r) for r in rows), event]
+    events = [*case.events, event]
     now = standing(outcome, events)
     disposition.status = now.status.value
     disposition.position = now.position
@@ -337,21 +358,16 @@ async def record_step(
 ) -> CaseView:
     """The next step, recorded by the side it belongs to (R-PROCEDURE)."""
     async with write_tx(session):
-        disposition, member = await _load(session, actor, disposition_id, lock=True)
-        rows = await _events(session, disposition.id)
-        outcome = Outcome.of(disposition.outcome)
-        now = standing(outcome, [as_event(r) for r in rows])
-        mine = sides(actor, member)
+        case = await _locked(session, actor, disposition_id)
+        mine = sides(actor, case.member)
         if not mine:
             raise AccessDenied
-        side = now.next.side if now.next is not None and now.next.side in mine else next(iter(mine))
-        event = decide(
-            outcome,
-            [as_event(r) for r in rows],
-            Record(step, side, on, actor.user_id, facts),
-            today,
+        rule = case.standing.next
+        side = rule.side if rule is not None and rule.side in mine else next(iter(mine))
+        command = Record(step, side, on, actor.user_id, facts)
+        return await _append(
+            session, actor, case, decide(case.outcome, case.events, command, today)
         )
-        return await _append(session, actor, disposition, member, rows, event)
 
 
 async def decide_step(
@@ -369,17 +385,15 @@ async def decide_step(
     the button was made for)."""
     try:
         async with write_tx(session):
-            disposition, member = await _load(session, actor, disposition_id, lock=True)
-            if Side.COMMITTEE not in sides(actor, member):
+            case = await _locked(session, actor, disposition_id)
+            if Side.COMMITTEE not in sides(actor, case.member):
                 raise AccessDenied
-            rows = await _events(session, disposition.id)
-            outcome = Outcome.of(disposition.outcome)
-            now = standing(outcome, [as_event(r) for r in rows])
+            now = case.standing
             if now.position != expected or now.next is None or not now.next.decision:
-                raise await _answered(session, rows)
+                raise await _answered(session, await _events(session, disposition_id))
             command = Decide(now.next.step, approve, today, actor.user_id, expected, reason)
-            event = decide(outcome, [as_event(r) for r in rows], command, today)
-            return await _append(session, actor, disposition, member, rows, event)
+            event = decide(case.outcome, case.events, command, today)
+            return await _append(session, actor, case, event)
     except IntegrityError:  # another worker appended the same seq first
         raise await _answered(session, await _events(session, disposition_id)) from None
 
@@ -404,18 +418,13 @@ async def withdraw(
 ) -> CaseView:
     """The branch withdraws a proposal before it is done."""
     async with write_tx(session):
-        disposition, member = await _load(session, actor, disposition_id, lock=True)
-        if Side.BRANCH not in sides(actor, member):
+        case = await _locked(session, actor, disposition_id)
+        if Side.BRANCH not in sides(actor, case.member):
             raise AccessDenied
-        rows = await _events(session, disposition.id)
-        outcome = Outcome.of(disposition.outcome)
-        event = decide(
-            outcome,
-            [as_event(r) for r in rows],
-            Withdraw(today, actor.user_id, reason[:MAX_TEXT]),
-            today,
+        command = Withdraw(today, actor.user_id, reason[:MAX_TEXT])
+        return await _append(
+            session, actor, case, decide(case.outcome, case.events, command, today)
         )
-        return await _append(session, actor, disposition, member, rows, event)
 
 
 def _text(text: str) -> str:
@@ -492,9 +501,10 @@ async def approvers(session: AsyncSession, disposition_id: int) -> list[int]:
     return await recipients.committee_staff(session, branch_parent)
 
 
-async def _in_progress(
+async def _cases_with(
     session: AsyncSession, actor: Actor, status: Sequence[str]
 ) -> list[tuple[Disposition, Member]]:
+    """The dispositions in ``status`` of every branch the actor reads, oldest first."""
     branches = await readable_branch_ids(session, actor)
     if not branches:
         return []
@@ -512,7 +522,7 @@ async def pending(session: AsyncSession, actor: Actor, today: date) -> list[Pend
     """What waits for this user: the next step of each case in procedure
     that their side does, the oldest first."""
     items = []
-    for disposition, member in await _in_progress(session, actor, [Status.IN_PROGRESS.value]):
+    for disposition, member in await _cases_with(session, actor, [Status.IN_PROGRESS.value]):
         view = await _view(session, disposition, member)
         rule = view.standing.next
         if rule is not None and rule.side in sides(actor, member):
@@ -538,7 +548,7 @@ async def recheck(session: AsyncSession, actor: Actor, today: date) -> list[Rech
 
     items = []
     done = [Status.DONE.value, Status.IN_PROGRESS.value]
-    for disposition, member in await _in_progress(session, actor, done):
+    for disposition, member in await _cases_with(session, actor, done):
         if Side.COMMITTEE not in sides(actor, member):
             continue
         view = await _view(session, disposition, member)
