@@ -140,6 +140,15 @@ class Member(Base):
     # 人员类别: one of the committee's MemberCategory names (kept as text so a
     # register keeps its meaning when the list changes).
     category: Mapped[str | None] = mapped_column(String(20))
+    # 出国（境）情况 (seed 001 附件1 note 7): 出国日期 and 回国日期 are partial
+    # dates like the others; the rest hold the note's words (因私/因公/留学…,
+    # 定期/不定期/失去联系, 保留党籍一年/未办理/停止党籍, 已恢复/已申请未恢复/未申请).
+    abroad_date: Mapped[str | None] = mapped_column(String(10))
+    abroad_reason: Mapped[str | None] = mapped_column(String(10))
+    abroad_contact: Mapped[str | None] = mapped_column(String(10))
+    abroad_party_status: Mapped[str | None] = mapped_column(String(12))
+    return_date: Mapped[str | None] = mapped_column(String(10))
+    org_life_restored: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -592,3 +601,27 @@ class DispositionAppeal(Base):
     reviewed_on: Mapped[date | None] = mapped_column(Date)
     reviewed_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ProcessedUpdate(Base):
+    """A Telegram update whose effect is committed (issue 17 point 4): the id is
+    inserted in the same transaction as the effect, so a redelivered update
+    (a webhook retry, a polling restart, two workers) changes nothing twice."""
+
+    __tablename__ = "processed_update"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    handled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class SchedulerLease(Base):
+    """Who runs the scheduled jobs (issue 17 point 3): one row per job group;
+    a process holds it until ``expires_at`` and renews it while alive, so when
+    the leader dies another process takes over after the lease runs out."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(80))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
