@@ -11,18 +11,21 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.strategy import FSMStrategy
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.errors import on_unhandled_error
 from bot.flows import LeaveFlowMiddleware
 from bot.i18n import LocaleMiddleware, build_i18n
 from bot.middlewares import DatabaseMiddleware, GuardMiddleware, PrivateOnlyMiddleware
 from bot.sender import Sender
 from bot.settings import Settings
+from bot.throttle import ThrottleMiddleware, TokenBuckets
 from domain.clock import Clock
 from handlers import get_routers
 from storage.fsm import SqlStorage
@@ -56,24 +59,62 @@ def build_bot(settings: Settings, sender: Sender | None = None) -> Bot:
     return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
 
 
+def build_fsm_storage(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> tuple[BaseStorage, BaseEventIsolation]:
+    """Where conversations live, and how one user's updates are kept in order.
+
+    With REDIS_URL: aiogram's RedisStorage, shared by every worker, so a
+    conversation started on one continues on another, and its Redis locks
+    (RedisEventIsolation) keep one user's taps in order across workers. Its
+    keys are shaped as SqlStorage's rows (bot, business connection, chat,
+    user, destiny) under REDIS_PREFIX. Without: SqlStorage on
+    ``sessionmaker`` and in-process locks (SimpleEventIsolation), for one
+    process (aiogram issue 1317: quick taps are handled in order)."""
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        keys = DefaultKeyBuilder(
+            prefix=f"{settings.redis_prefix}:fsm",
+            with_bot_id=True,
+            with_business_connection_id=True,
+            with_destiny=True,
+        )
+        redis = RedisStorage.from_url(settings.redis_url, key_builder=keys)
+        return redis, redis.create_isolation()
+    return SqlStorage(sessionmaker), SimpleEventIsolation()
+
+
 def build_dispatcher(
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
     clock: Clock,
     storage: BaseStorage | None = None,
+    events_isolation: BaseEventIsolation | None = None,
 ) -> Dispatcher:
-    from aiogram.fsm.storage.base import DefaultKeyBuilder  # noqa: F401  (documented key shape)
-    from aiogram.fsm.storage.memory import SimpleEventIsolation
-
+    """``storage`` and ``events_isolation``: from build_fsm_storage (the
+    default: the one it picks, with the FSM state on ``sessionmaker``)."""
+    if storage is None:
+        storage, events_isolation = build_fsm_storage(settings, sessionmaker)
+    i18n = build_i18n(settings.default_locale)
     dp = Dispatcher(
-        storage=storage or SqlStorage(sessionmaker),
+        storage=storage,
         fsm_strategy=FSMStrategy.USER_IN_CHAT,
-        # One user's quick taps are handled in order (aiogram issue 1317).
-        events_isolation=SimpleEventIsolation(),
+        events_isolation=events_isolation or SimpleEventIsolation(),
+        # Registered below, after flood control (documented: disabling the
+        # FSM middleware also leaves out its isolation; dp.fsm is both).
+        disable_fsm=True,
     )
     dp["settings"] = settings
+    # Flood control first (bot/throttle.py): a dropped update waits for no
+    # lock and costs no FSM read and no database session.
+    if settings.throttle_rate > 0:
+        buckets = TokenBuckets(settings.throttle_burst, settings.throttle_rate)
+        dp.update.outer_middleware(ThrottleMiddleware(buckets, i18n))
+    # The conversation: one user's updates one at a time, then the state.
+    dp.update.outer_middleware(dp.fsm)
     dp.update.outer_middleware(DatabaseMiddleware(sessionmaker, clock))
-    dp.update.outer_middleware(LocaleMiddleware(build_i18n(settings.default_locale)))
+    dp.update.outer_middleware(LocaleMiddleware(i18n))
     dp.update.outer_middleware(PrivateOnlyMiddleware())
     # A command always does what it says, in every step (issue 13).
     dp.message.outer_middleware(LeaveFlowMiddleware())
@@ -81,4 +122,5 @@ def build_dispatcher(
     dp.callback_query.middleware(GuardMiddleware())
     dp.message.middleware(GuardMiddleware())
     dp.include_routers(*get_routers())
+    dp.errors.register(on_unhandled_error)
     return dp
