@@ -24,6 +24,7 @@ def get_routers() -> list[Router]:
         members,
         outcomes,
         review,
+        revoke,
         roster_import,
         search_log,
         situations,
@@ -35,6 +36,7 @@ def get_routers() -> list[Router]:
     routes = [
         common.router,  # /cancel, /start, /join first: they work in every state
         invite.router,
+        revoke.router,
         roster_import.router,
         member_add.router,
         members.router,

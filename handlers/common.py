@@ -49,6 +49,7 @@ COMMANDS: tuple[tuple[str, object, tuple[Role, ...]], ...] = (
     ("categories", __("设置人员类别（如教职工/学生）"), (Role.COMMITTEE,)),
     ("notify", __("每日提醒：开启或关闭"), (Role.SECRETARY, Role.COMMITTEE)),
     ("invite", __("生成邀请码"), (Role.COMMITTEE, Role.ADMIN)),
+    ("revoke", __("收回用户的角色"), (Role.COMMITTEE, Role.ADMIN)),
     ("lang", __("切换语言 / Language"), ()),
     ("cancel", __("取消当前操作"), ()),
     ("help", __("帮助"), ()),

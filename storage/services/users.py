@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import read_alone, write_tx
-from storage.models import RoleGrant, User
+from domain.errors import N_, InvalidInput
+from storage.db import read_alone, utc, write_tx
+from storage.models import Organisation, RoleGrant, User
 from storage.services import audit
-from storage.services.access import Actor, Grant, Role, load_actor
+from storage.services.access import AccessDenied, Actor, Grant, Role, load_actor
 
 # Built once: this runs for every update, and building costs more than running it.
 _USER_AND_GRANTS = (
@@ -110,12 +112,106 @@ async def ensure_admins(session: AsyncSession, admin_ids: list[int]) -> None:
             )
 
 
-async def revoke_role(session: AsyncSession, actor: Actor, grant_id: int, now: datetime) -> None:
+@dataclass(frozen=True)
+class GrantLine:
+    """One active role grant as /revoke lists it: no phone, no member data."""
+
+    grant_id: int
+    user_id: int
+    user_name: str
+    role: Role
+    org_name: str | None
+
+
+def _may_revoke(actor: Actor, grant: RoleGrant, org: Organisation | None) -> bool:
+    """Who may take a role back: whoever may give it (SPEC §1, as /invite):
+    an admin any grant; committee staff a secretary's grant in a branch under
+    their committee. Nobody their own grant (an admin cannot lock themselves out)."""
+    if grant.user_id == actor.user_id:
+        return False
+    if actor.is_admin:
+        return True
+    return (
+        grant.role == Role.SECRETARY.value
+        and org is not None
+        and org.kind == "branch"
+        and org.parent_id in actor.orgs(Role.COMMITTEE)
+    )
+
+
+def _revocable_query(actor: Actor) -> Select[tuple[RoleGrant, str | None, str | None]] | None:
+    query = (
+        select(RoleGrant, User.full_name, Organisation.name)
+        .join(User, User.id == RoleGrant.user_id)
+        .outerjoin(Organisation, Organisation.id == RoleGrant.org_id)
+        .where(RoleGrant.revoked_at.is_(None), RoleGrant.user_id != actor.user_id)
+    )
+    if actor.is_admin:
+        return query
+    committees = actor.orgs(Role.COMMITTEE)
+    if not committees:
+        return None
+    return query.where(
+        RoleGrant.role == Role.SECRETARY.value,
+        Organisation.kind == "branch",
+        Organisation.parent_id.in_(committees),
+    )
+
+
+async def revocable_grants(
+    session: AsyncSession, actor: Actor, *, offset: int = 0, limit: int = 10
+) -> tuple[list[GrantLine], int]:
+    """The active grants this actor may revoke, a page of them and how many in all."""
+    query = _revocable_query(actor)
+    if query is None:
+        return [], 0
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.execute(
+        query.order_by(Organisation.name, RoleGrant.role, User.full_name, RoleGrant.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    lines = [
+        GrantLine(g.id, g.user_id, name or "", Role(g.role), org_name) for g, name, org_name in rows
+    ]
+    return lines, total
+
+
+async def revocable_grant(session: AsyncSession, actor: Actor, grant_id: int) -> GrantLine:
+    """One grant the actor may revoke (for the confirmation); AccessDenied otherwise,
+    without saying whether it exists (R-ACL-BRANCH)."""
+    grant = await session.get(RoleGrant, grant_id)
+    if grant is None:
+        raise AccessDenied
+    org = await session.get(Organisation, grant.org_id) if grant.org_id is not None else None
+    if not _may_revoke(actor, grant, org):
+        raise AccessDenied
+    if grant.revoked_at is not None:
+        raise InvalidInput(N_("这个角色已经收回了。"))
+    user = await session.get(User, grant.user_id)
+    return GrantLine(
+        grant.id, grant.user_id, user.full_name if user else "", Role(grant.role), org and org.name
+    )
+
+
+async def revoke_role(
+    session: AsyncSession, actor: Actor, grant_id: int, now: datetime
+) -> GrantLine | None:
+    """Take a role back at once: the Actor is read afresh on every update and
+    counts only grants not revoked, so the user's next command or button is
+    refused. Returns the grant when it was revoked now, None when it already
+    was (a replayed confirmation: nothing changes, nobody is told twice).
+    AccessDenied when the actor may not revoke it (R-ACL-BRANCH)."""
     async with write_tx(session):
         grant = await session.get(RoleGrant, grant_id)
-        if grant is None or grant.revoked_at is not None:
-            return
-        grant.revoked_at = now
+        if grant is None:
+            raise AccessDenied
+        org = await session.get(Organisation, grant.org_id) if grant.org_id is not None else None
+        if not _may_revoke(actor, grant, org):
+            raise AccessDenied
+        if grant.revoked_at is not None:
+            return None
+        grant.revoked_at = utc(now)
         audit.record(
             session,
             actor_id=actor.user_id,
@@ -126,3 +222,15 @@ async def revoke_role(session: AsyncSession, actor: Actor, grant_id: int, now: d
             old=grant.user_id,
             org_id=grant.org_id,
         )
+        user = await session.get(User, grant.user_id)
+        return GrantLine(
+            grant.id,
+            grant.user_id,
+            user.full_name if user else "",
+            Role(grant.role),
+            org.name if org else None,
+        )
+
+
+async def user_locale(session: AsyncSession, user_id: int) -> str | None:
+    return await session.scalar(select(User.locale).where(User.id == user_id))
