@@ -36,7 +36,10 @@ def record(
     new: Any = None,
     member_id: int | None = None,
     org_id: int | None = None,
+    at: datetime | None = None,
 ) -> AuditEvent:
+    """``at``: the clock's time where a rule reads it back (the /join limit);
+    the database's own time otherwise."""
     event = AuditEvent(
         actor_id=actor_id,
         entity=entity,
@@ -48,5 +51,7 @@ def record(
         member_id=member_id,
         org_id=org_id,
     )
+    if at is not None:
+        event.at = at
     session.add(event)
     return event

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from datetime import datetime, timedelta
 
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.errors import N_, InvalidInput
 from storage.db import utc, write_tx
-from storage.models import Invitation, Organisation
+from storage.models import AuditEvent, Invitation, Organisation
 from storage.services import audit
 from storage.services.access import AccessDenied, Actor, Role, require_org_admin
 from storage.services.users import grant_role
@@ -78,36 +79,98 @@ def _normalise(code: str) -> str:
     return code.strip().upper().replace("-", "").replace(" ", "")
 
 
+# /join attempts (issue 18 point 5): after JOIN_LIMIT refused codes within
+# JOIN_WINDOW a user is refused for JOIN_LOCK without the code being looked at,
+# so 31^10 codes cannot be guessed. Counted from the audit events, so the limit
+# holds across restarts and across several workers (no schema of its own).
+JOIN_LIMIT = 5
+JOIN_WINDOW = timedelta(minutes=15)
+JOIN_LOCK = timedelta(minutes=15)
+JOIN_FAILED = "join_failed"
+
+
+async def join_locked_until(session: AsyncSession, user_id: int, now: datetime) -> datetime | None:
+    """When this user may try a code again, if they may not now: the end of
+    the lock that follows the latest run of JOIN_LIMIT refusals within
+    JOIN_WINDOW."""
+    since = utc(now) - JOIN_WINDOW - JOIN_LOCK
+    stamps = sorted(
+        utc(at)
+        for at in await session.scalars(
+            select(AuditEvent.at).where(
+                AuditEvent.entity == "invitation",
+                AuditEvent.action == JOIN_FAILED,
+                AuditEvent.actor_id == user_id,
+                AuditEvent.at >= since,
+            )
+        )
+    )
+    until: datetime | None = None
+    for i in range(JOIN_LIMIT - 1, len(stamps)):
+        if stamps[i] - stamps[i - JOIN_LIMIT + 1] <= JOIN_WINDOW:
+            until = stamps[i] + JOIN_LOCK
+    return until if until is not None and until > utc(now) else None
+
+
 async def redeem(session: AsyncSession, *, user_id: int, code: str, now: datetime) -> Organisation:
+    """The role the code gives, once. A refused code (wrong, used, expired) is
+    an audit event ``join_failed`` of this user; too many of them lock /join
+    for a while (JOIN_LIMIT) before any code is looked at."""
+    refusal: InvalidInput | None = None
     async with write_tx(session):
+        until = await join_locked_until(session, user_id, now)
+        if until is not None:
+            minutes = max(1, math.ceil((until - utc(now)).total_seconds() / 60))
+            raise InvalidInput(
+                N_(
+                    "邀请码输错次数过多，为防止猜测，请{minutes}分钟后再试。"
+                    "请向邀请人核对邀请码，或索取新的邀请码。"
+                ),
+                minutes=minutes,
+            )
         invitation = await session.scalar(
             select(Invitation).where(Invitation.code == _normalise(code))
         )
         if invitation is None:
-            raise InvalidInput(N_("邀请码不对，请核对后再发，或向邀请人索取新的邀请码。"))
-        if invitation.redeemed_at is not None:
-            raise InvalidInput(
+            refusal = InvalidInput(N_("邀请码不对，请核对后再发，或向邀请人索取新的邀请码。"))
+        elif invitation.redeemed_at is not None:
+            refusal = InvalidInput(
                 N_("这个邀请码已经用过了，每个邀请码只能用一次。请向邀请人索取新的。")
             )
-        if utc(invitation.expires_at) < utc(now):
-            raise InvalidInput(N_("这个邀请码已过期，请向邀请人索取新的邀请码。"))
-        invitation.redeemed_by, invitation.redeemed_at = user_id, utc(now)
-        org = await session.get(Organisation, invitation.org_id)
-        assert org is not None
-        await grant_role(
-            session,
-            user_id=user_id,
-            role=Role(invitation.role),
-            org_id=org.id,
-            granted_by=invitation.created_by,
-        )
-        audit.record(
-            session,
-            actor_id=user_id,
-            entity="invitation",
-            entity_id=invitation.id,
-            action="redeem",
-            field=invitation.role,
-            org_id=org.id,
-        )
+        elif utc(invitation.expires_at) < utc(now):
+            refusal = InvalidInput(N_("这个邀请码已过期，请向邀请人索取新的邀请码。"))
+        if refusal is not None:
+            # Kept (committed): the refusal counts towards the limit.
+            audit.record(
+                session,
+                actor_id=user_id,
+                entity="invitation",
+                entity_id=invitation.id if invitation else None,
+                action=JOIN_FAILED,
+                org_id=invitation.org_id if invitation else None,
+                at=utc(now),
+            )
+        else:
+            assert invitation is not None
+            invitation.redeemed_by, invitation.redeemed_at = user_id, utc(now)
+            org = await session.get(Organisation, invitation.org_id)
+            assert org is not None
+            await grant_role(
+                session,
+                user_id=user_id,
+                role=Role(invitation.role),
+                org_id=org.id,
+                granted_by=invitation.created_by,
+            )
+            audit.record(
+                session,
+                actor_id=user_id,
+                entity="invitation",
+                entity_id=invitation.id,
+                action="redeem",
+                field=invitation.role,
+                org_id=org.id,
+            )
+    if refusal is not None:
+        raise refusal
     return org

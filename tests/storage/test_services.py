@@ -155,7 +155,16 @@ async def test_invitation_is_single_use_expires_and_is_audited(session, tree):
             select(AuditEvent.action).where(AuditEvent.entity.in_(["invitation", "role"]))
         )
     ).all()
-    assert sorted(actions) == ["create", "create", "grant", "redeem"]
+    # Each refused code is kept: it counts towards the /join limit.
+    assert sorted(actions) == [
+        "create",
+        "create",
+        "grant",
+        "join_failed",
+        "join_failed",
+        "join_failed",
+        "redeem",
+    ]
 
 
 @both_backends
