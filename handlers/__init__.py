@@ -8,6 +8,7 @@ from aiogram import Router
 def get_routers() -> list[Router]:
     from handlers import (
         attempts,
+        audit,
         campaigns,
         categories,
         common,
@@ -57,6 +58,7 @@ def get_routers() -> list[Router]:
         sweep_stats.router,  # /sweep for committee staff, after the secretaries' walk
         review.router,
         export.router,
+        audit.router,  # /audit, and 🧾 on the card (after members: its own action)
         summary.router,
         common.fallback_router,  # the catch-all last
     ]

@@ -50,6 +50,7 @@ COMMANDS: tuple[tuple[str, object, tuple[Role, ...]], ...] = (
     ("notify", __("每日提醒：开启或关闭"), (Role.SECRETARY, Role.COMMITTEE)),
     ("invite", __("生成邀请码"), (Role.COMMITTEE, Role.ADMIN)),
     ("revoke", __("收回用户的角色"), (Role.COMMITTEE, Role.ADMIN)),
+    ("audit", __("操作记录：谁对哪名党员做了什么"), (Role.COMMITTEE,)),
     ("lang", __("切换语言 / Language"), ()),
     ("cancel", __("取消当前操作"), ()),
     ("help", __("帮助"), ()),

@@ -141,7 +141,9 @@ def card_text(
     return "\n".join(lines)
 
 
-def card_keyboard(member: Member, *, can_write: bool) -> InlineKeyboardMarkup:
+def card_keyboard(
+    member: Member, *, can_write: bool, can_audit: bool = False
+) -> InlineKeyboardMarkup:
     def button(text: str, action: str, arg: str = "") -> InlineKeyboardButton:
         return InlineKeyboardButton(
             text=text,
@@ -162,6 +164,8 @@ def card_keyboard(member: Member, *, can_write: bool) -> InlineKeyboardMarkup:
     # Every reader of the card writes it or staffs the committee over it
     # (access.readable_branch_ids): both may settle a case (处置).
     rows.append([button(_("⚖️ 处置"), "dispose")])
+    if can_audit:  # committee staff over the branch: who did what to this member
+        rows.append([button(_("🧾 操作记录"), "audit")])
     rows.append(
         [
             button(_("📥 一人一档"), "export", "dossier"),

@@ -32,7 +32,7 @@ from handlers.member_view import (
 )
 from handlers.routes import Routes
 from storage.models import Organisation
-from storage.services import categories, dispositions, family, members
+from storage.services import audit, categories, dispositions, family, members
 from storage.services.access import Actor, Role, require_branch
 
 router = Routes("members")
@@ -141,10 +141,15 @@ async def show_card(
     branch = await session.get(Organisation, member.branch_id)
     assert branch is not None
     can_write = member.branch_id in actor.orgs(Role.SECRETARY)
+    can_audit = branch.parent_id in actor.orgs(Role.COMMITTEE)
     relatives = await family.rows_of(session, member.id)
     cases = dv.card_lines(await dispositions.member_cases(session, actor, member.id))
     text = card_text(member, branch.name, relatives, cases)
-    keyboard = card_keyboard(member, can_write=can_write)
+    keyboard = card_keyboard(member, can_write=can_write, can_audit=can_audit)
+    # Every showing of the whole card is a read in the audit (issue 18 point 4).
+    await audit.record_read(
+        session, actor_id=actor.user_id, member_id=member.id, org_id=member.branch_id
+    )
     if edit:
         await target.edit_text(text, reply_markup=keyboard)
     else:
