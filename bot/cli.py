@@ -163,8 +163,11 @@ def _configure_logging(args: argparse.Namespace) -> None:
         )
     else:
         handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    handler.set_name("paicha")
+    # Masked (ID numbers, phones, every run of Chinese) and one key=value
+    # line per record (bot/logging_setup.py, issue 18 point 3).
+    from bot.logging_setup import install as install_logging
+
+    install_logging(handler)
     root = logging.getLogger()
     for old in root.handlers[:]:
         if old.get_name() == "paicha":  # ours from an earlier main() in this process

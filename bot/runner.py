@@ -18,6 +18,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import build_bot, build_dispatcher
+from bot.logging_setup import install_record_factory
 from bot.sender import Sender
 from bot.settings import Settings
 from domain.clock import Clock
@@ -141,6 +142,9 @@ def quiet_data_loggers() -> None:
     member data in the log (R-CONFIDENTIAL), so they never log below WARNING."""
     for name in ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # And whatever else logs: ID numbers, phones and Chinese text masked in
+    # every record, whichever handler takes it (bot/logging_setup.py).
+    install_record_factory()
 
 
 async def assemble(
