@@ -28,6 +28,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.settings import Settings
 from domain.clock import Clock
 from domain.errors import N_
 from handlers.common import publish_commands
@@ -69,11 +70,15 @@ def _label(line: users.GrantLine) -> str:
 
 
 async def _listing(
-    session: AsyncSession, actor: Actor, page: int
+    session: AsyncSession, actor: Actor, page: int, settings: Settings
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     page = max(0, page)
     lines, total = await users.revocable_grants(
-        session, actor, offset=page * PER_PAGE, limit=PER_PAGE
+        session,
+        actor,
+        offset=page * PER_PAGE,
+        limit=PER_PAGE,
+        fixed_admins=settings.paicha_admin_ids,
     )
     if total == 0:
         return _("没有可以收回的角色。"), None
@@ -106,26 +111,38 @@ async def _listing(
 
 
 @router.message(Command("revoke"))
-async def list_grants(message: Message, session: AsyncSession, actor: Actor) -> None:
-    text, keyboard = await _listing(session, actor, 0)
+async def list_grants(
+    message: Message, session: AsyncSession, actor: Actor, settings: Settings
+) -> None:
+    text, keyboard = await _listing(session, actor, 0, settings)
     await message.answer(text, reply_markup=keyboard)
 
 
 @router.callback_query(RevokeAct.filter(F.action == "page"))
 async def page(
-    call: CallbackQuery, callback_data: RevokeAct, session: AsyncSession, actor: Actor
+    call: CallbackQuery,
+    callback_data: RevokeAct,
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
 ) -> None:
     assert isinstance(call.message, Message)
-    text, keyboard = await _listing(session, actor, callback_data.page)
+    text, keyboard = await _listing(session, actor, callback_data.page, settings)
     await call.message.edit_text(text, reply_markup=keyboard)
 
 
 @router.callback_query(RevokeAct.filter(F.action == "pick"))
 async def confirm(
-    call: CallbackQuery, callback_data: RevokeAct, session: AsyncSession, actor: Actor
+    call: CallbackQuery,
+    callback_data: RevokeAct,
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
 ) -> None:
     assert isinstance(call.message, Message)
-    line = await users.revocable_grant(session, actor, callback_data.grant_id)
+    line = await users.revocable_grant(
+        session, actor, callback_data.grant_id, settings.paicha_admin_ids
+    )
     keyboard = InlineKeyboardMarkup(
         inline_keyboard=[
             [
@@ -156,9 +173,12 @@ async def revoke(
     clock: Clock,
     bot: Bot,
     fsm_storage: BaseStorage,
+    settings: Settings,
 ) -> None:
     assert isinstance(call.message, Message)
-    line = await users.revoke_role(session, actor, callback_data.grant_id, clock.now())
+    line = await users.revoke_role(
+        session, actor, callback_data.grant_id, clock.now(), settings.paicha_admin_ids
+    )
     if line is None:  # a replayed confirmation: already done, nobody told twice
         await call.message.edit_text(_("这个角色已经收回了。"))
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -139,7 +140,18 @@ def _may_revoke(actor: Actor, grant: RoleGrant, org: Organisation | None) -> boo
     )
 
 
-def _revocable_query(actor: Actor) -> Select[tuple[RoleGrant, str | None, str | None]] | None:
+def _fixed(grant: RoleGrant, fixed_admins: Collection[int]) -> None:
+    """An admin named in PAICHA_ADMIN_IDS is granted again at every start:
+    revoking here would not last, so it is refused with the way that does."""
+    if grant.role == Role.ADMIN.value and grant.user_id in fixed_admins:
+        raise InvalidInput(
+            N_("这位管理员由配置项 PAICHA_ADMIN_IDS 指定：请从配置中删除并重启，才能收回。")
+        )
+
+
+def _revocable_query(
+    actor: Actor, fixed_admins: Collection[int] = ()
+) -> Select[tuple[RoleGrant, str | None, str | None]] | None:
     query = (
         select(RoleGrant, User.full_name, Organisation.name)
         .join(User, User.id == RoleGrant.user_id)
@@ -147,6 +159,10 @@ def _revocable_query(actor: Actor) -> Select[tuple[RoleGrant, str | None, str | 
         .where(RoleGrant.revoked_at.is_(None), RoleGrant.user_id != actor.user_id)
     )
     if actor.is_admin:
+        if fixed_admins:
+            query = query.where(
+                ~((RoleGrant.role == Role.ADMIN.value) & RoleGrant.user_id.in_(fixed_admins))
+            )
         return query
     committees = actor.orgs(Role.COMMITTEE)
     if not committees:
@@ -159,10 +175,16 @@ def _revocable_query(actor: Actor) -> Select[tuple[RoleGrant, str | None, str | 
 
 
 async def revocable_grants(
-    session: AsyncSession, actor: Actor, *, offset: int = 0, limit: int = 10
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    offset: int = 0,
+    limit: int = 10,
+    fixed_admins: Collection[int] = (),
 ) -> tuple[list[GrantLine], int]:
-    """The active grants this actor may revoke, a page of them and how many in all."""
-    query = _revocable_query(actor)
+    """The active grants this actor may revoke, a page of them and how many in
+    all; ``fixed_admins`` (PAICHA_ADMIN_IDS) are left out."""
+    query = _revocable_query(actor, fixed_admins)
     if query is None:
         return [], 0
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -177,7 +199,9 @@ async def revocable_grants(
     return lines, total
 
 
-async def revocable_grant(session: AsyncSession, actor: Actor, grant_id: int) -> GrantLine:
+async def revocable_grant(
+    session: AsyncSession, actor: Actor, grant_id: int, fixed_admins: Collection[int] = ()
+) -> GrantLine:
     """One grant the actor may revoke (for the confirmation); AccessDenied otherwise,
     without saying whether it exists (R-ACL-BRANCH)."""
     grant = await session.get(RoleGrant, grant_id)
@@ -186,6 +210,7 @@ async def revocable_grant(session: AsyncSession, actor: Actor, grant_id: int) ->
     org = await session.get(Organisation, grant.org_id) if grant.org_id is not None else None
     if not _may_revoke(actor, grant, org):
         raise AccessDenied
+    _fixed(grant, fixed_admins)
     if grant.revoked_at is not None:
         raise InvalidInput(N_("这个角色已经收回了。"))
     user = await session.get(User, grant.user_id)
@@ -195,7 +220,11 @@ async def revocable_grant(session: AsyncSession, actor: Actor, grant_id: int) ->
 
 
 async def revoke_role(
-    session: AsyncSession, actor: Actor, grant_id: int, now: datetime
+    session: AsyncSession,
+    actor: Actor,
+    grant_id: int,
+    now: datetime,
+    fixed_admins: Collection[int] = (),
 ) -> GrantLine | None:
     """Take a role back at once: the Actor is read afresh on every update and
     counts only grants not revoked, so the user's next command or button is
@@ -209,6 +238,7 @@ async def revoke_role(
         org = await session.get(Organisation, grant.org_id) if grant.org_id is not None else None
         if not _may_revoke(actor, grant, org):
             raise AccessDenied
+        _fixed(grant, fixed_admins)
         if grant.revoked_at is not None:
             return None
         grant.revoked_at = utc(now)

@@ -129,3 +129,20 @@ async def test_admin_revokes_committee_staff(branch_world):
     assert "“党委工作人员”角色已被收回" in (await staff.reply(chat_id=201)).text
     await staff.send("/review")
     assert "邀请码" in (await staff.reply()).text
+
+
+async def test_an_admin_from_the_settings_is_not_revoked_in_the_chat(branch_world):
+    """PAICHA_ADMIN_IDS grants admin again at every start: revoking it here
+    would not last, so it is not offered and a forged press is told why."""
+    await branch_world.grant(901, Role.ADMIN, None)
+    other = branch_world.user(901)
+    await other.send("/revoke")
+    listing = await other.reply()
+    assert not any("系统管理员" in t for t in listing.button_texts)
+    fixed = await _grant_id(branch_world, 900)
+    answer = await other.callback_answer(
+        await other.press_data(RevokeAct(action="yes", grant_id=fixed).pack(), listing)
+    )
+    assert "PAICHA_ADMIN_IDS" in (answer.text or "")
+    async with branch_world.app.sessionmaker() as s:
+        assert (await s.get(RoleGrant, fixed)).revoked_at is None
