@@ -4,6 +4,12 @@ the Actor (who is this user, which roles), the clock.
 The session is closed (and anything uncommitted rolled back) after the
 handler, whatever happens; services commit their own write units before the
 bot says “已保存” (STYLE 15).
+
+Each update is handled once (issue 17 point 4): the session records the
+update's id in its first write transaction (``storage.services.processed``),
+so a redelivered update stops at its first write (``DuplicateUpdate``),
+changes nothing and says nothing; an uploaded file handled already is skipped
+before its handler downloads it again.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.i18n import locale_from_telegram
 from domain.clock import Clock
 from domain.errors import InvalidInput
+from storage.services import processed
 from storage.services.access import AccessDenied
+from storage.services.processed import DuplicateUpdate, UpdateSession
 from storage.services.users import see_user
 
 log = logging.getLogger(__name__)
@@ -51,12 +59,20 @@ class DatabaseMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user = data.get("event_from_user")
-        async with self.sessionmaker() as session:
+        update_id: int | None = getattr(event, "update_id", None)
+        async with self.sessionmaker(sync_session_class=UpdateSession) as session:
             data["session"] = session
             data["clock"] = self.clock
-            if user is not None:
-                locale = locale_from_telegram(user.language_code)
-                try:
+            try:
+                if (
+                    update_id is not None
+                    and _heavy(event)
+                    and await processed.seen(session, update_id)
+                ):
+                    log.info("update %s was handled already; skipped", update_id)
+                    return None
+                if user is not None:
+                    locale = locale_from_telegram(user.language_code)
                     data["actor"] = await see_user(
                         session, user.id, user.full_name, user.username, locale
                     )
@@ -65,14 +81,34 @@ class DatabaseMiddleware(BaseMiddleware):
                     # ran on its own and there is nothing to end).
                     if session.in_transaction():
                         await session.commit()
-                except Exception as exc:
-                    await _apologise(event, exc)
-                    return None
+            except Exception as exc:
+                await _apologise(event, exc)
+                return None
+            if update_id is not None:
+                # From here on, the first write unit also records the update.
+                processed.expect(session, update_id, self.clock.now())
             try:
                 return await handler(event, data)
+            except DuplicateUpdate as dup:  # an update no GuardMiddleware saw
+                _already_done(dup)
+                return None
             finally:
                 if session.in_transaction():
                     await session.rollback()
+
+
+def _heavy(event: TelegramObject) -> bool:
+    """An uploaded file (a roster, a family workbook): its handler downloads
+    and reads it before its first write, seconds for a large register, so a
+    redelivery is looked up first (one read) and skipped when handled. Other
+    updates skip that read (it would cost every tap about as much as loading
+    the user does) and stop at their first write instead."""
+    message = getattr(event, "message", None)
+    return message is not None and message.document is not None
+
+
+def _already_done(dup: DuplicateUpdate) -> None:
+    log.info("update %s was handled already (by another worker or delivery)", dup.update_id)
 
 
 async def _apologise(event: TelegramObject, exc: Exception) -> None:
@@ -93,12 +129,24 @@ async def _apologise(event: TelegramObject, exc: Exception) -> None:
 class GuardMiddleware(BaseMiddleware):
     """Inner middleware on messages and callback queries: turns the service's
     refusals into answers, and any failure into a plain apology — never a
-    stack trace (issue 2). Callback queries are answered once, through
+    stack trace (issue 2); an update handled already (``DuplicateUpdate``)
+    gets no answer at all. Callback queries are answered once, through
     aiogram's CallbackAnswerMiddleware (``callback_answer`` in data)."""
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         try:
             return await handler(event, data)
+        except DuplicateUpdate as dup:
+            # Another delivery of this update did it: end the transaction the
+            # failed record left open, and say nothing (its callback was
+            # answered by the first handling).
+            session: AsyncSession | None = data.get("session")
+            if session is not None:
+                await session.rollback()
+            answer = data.get("callback_answer")
+            if answer is not None:
+                answer.disable()
+            _already_done(dup)
         except AccessDenied:
             await self._tell(event, data, _("无权限"))
         except InvalidInput as exc:
