@@ -41,9 +41,12 @@ class Settings(BaseSettings):
     reminder_time: time = time(9, 0)
     quiet_start: time = time(21, 0)
     quiet_end: time = time(8, 0)
-    # `paicha run` runs the scheduler in the same process; turn it off where
-    # several bot processes run and one `paicha scheduler` sends for all.
+    # `paicha run` runs the scheduler in the same process. Several processes
+    # may all run it (workers, `paicha scheduler`): one leads at a time,
+    # holding a lease of SCHEDULER_LEASE_SECONDS renewed every third of it, so
+    # a leader that dies is replaced within about that long (issue 17).
     scheduler_enabled: bool = True
+    scheduler_lease_seconds: int = 60
     # A claimed notification not confirmed within this many minutes (its
     # sender died between claim and send) is claimed and sent again.
     notify_stale_minutes: int = 5

@@ -13,6 +13,15 @@ processes, its FAQ says), with coalescing and a generous misfire grace.
 
 Stopping is graceful: no new message is started, the one being sent is
 finished and confirmed, so a restart never sends anything twice.
+
+One leader (issue 17 point 3): every process may run a scheduler (`paicha
+run` on several workers, `paicha scheduler`), but a tick does its jobs only
+while its process holds the lease "scheduler" (``storage.services.lease``,
+SCHEDULER_LEASE_SECONDS = 60, renewed at each tick and every 20 seconds
+between them, released on a graceful stop). When the leader dies without releasing, another process
+takes the lease within a minute and ticks at once. The ledger's claims still
+make every message exactly once if two ever overlap. The leader also prunes
+the processed-update ledger (``storage.services.processed``).
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from domain.clock import Clock
 from domain.quiet_hours import SendHours
 from scheduler.delivery import Delivery, Report
 from scheduler.jobs import Job, default_jobs
+from storage.services import lease, processed
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +57,10 @@ TICK_ID = "tick"
 TICK_SECONDS = 60
 MISFIRE_GRACE = 3600  # seconds; a tick late by less still runs (coalesced to one)
 STOP_TIMEOUT = 30.0  # seconds a stop waits for the message being sent
+LEASE = "scheduler"
+MIN_LEASE_SECONDS = 3
+RENEW_ID = "lease"
+PRUNE_EVERY = timedelta(hours=1)
 
 
 @dataclass
@@ -56,6 +70,7 @@ class TickReport:
     at: datetime
     ran: list[str] = field(default_factory=list)
     report: Report = field(default_factory=Report)
+    leader: bool = True  # False: another process holds the lease; nothing ran
 
     @property
     def sent(self) -> int:
@@ -116,6 +131,62 @@ class SchedulerApp:
         self._stopping = False
         self._aps: AsyncIOScheduler | None = None
         self._tasks: set[asyncio.Task[TickReport]] = set()
+        # SCHEDULER_LEASE_SECONDS (60): a dead leader is replaced within it
+        # and one renewal; renewed every third of it (start()).
+        lease_seconds = max(MIN_LEASE_SECONDS, settings.scheduler_lease_seconds)
+        self.lease_ttl = timedelta(seconds=lease_seconds)
+        self.renew_every = lease_seconds / 3
+        self.leading = False  # this process held the lease at the last look
+        self.leader: str | None = None  # who held it then (for the log)
+        self._pruned_at: datetime | None = None
+        self._lease_lock = asyncio.Lock()  # a release waits for a renewal in flight
+
+    # ---- the lease ------------------------------------------------------
+
+    async def hold_lease(self) -> bool:
+        """Take or renew the lease "scheduler": True while this process leads.
+        A database error counts as not leading (the lease may run out)."""
+        async with self._lease_lock:
+            if self._stopping:
+                return False
+            now = self.clock.now()
+            try:
+                async with self.sessionmaker() as session:
+                    held = await lease.acquire(session, LEASE, self.name, now, self.lease_ttl)
+                    leader = self.name if held else await lease.holder(session, LEASE, now)
+            except Exception as exc:
+                log.error("scheduler lease failed (%s)", type(exc).__name__)
+                held, leader = False, None
+            self.leading = held
+        if leader != self.leader and (held or leader is not None):
+            log.info("scheduler leader: %s%s", leader, " (this process)" if held else "")
+        self.leader = leader
+        return held
+
+    async def keep_lease(self) -> asyncio.Task[TickReport] | None:
+        """Every ``renew_every`` seconds between ticks: renew, or take over
+        from a dead leader and tick at once (that tick is returned)."""
+        if self._stopping:
+            return None
+        was = self.leading
+        if await self.hold_lease() and not was:
+            return self.kick()
+        return None
+
+    async def _release(self) -> None:
+        async with self._lease_lock:
+            if not self.leading:
+                return
+            self.leading = False
+            try:
+                async with self.sessionmaker() as session:
+                    await lease.release(session, LEASE, self.name)
+            except Exception as exc:  # it runs out within lease_ttl anyway
+                log.error("could not release the scheduler lease (%s)", type(exc).__name__)
+                return
+        if self.leader == self.name:
+            self.leader = None
+            log.info("scheduler leader: none (%s stopped)", self.name)
 
     # ---- one tick -------------------------------------------------------
 
@@ -129,10 +200,15 @@ class SchedulerApp:
 
     async def _tick(self) -> TickReport:
         now = self.now()
-        due = self.hours.due(now)
         result = TickReport(now)
+        if self._stopping:
+            return result
+        if not await self.hold_lease():
+            result.leader = False
+            return result
+        due = self.hours.due(now)
         for job in self.jobs:
-            if self._stopping:
+            if self._stopping or not self.leading:
                 break
             if not (due.digest if job.gate == "digest" else due.reminders):
                 continue
@@ -142,7 +218,7 @@ class SchedulerApp:
                 async with self.sessionmaker() as session:
                     items = await job.collect(session, due.day)
                 # The session is closed: nothing is held while sending.
-                report = await self.delivery.deliver(items, stopping=lambda: self._stopping)
+                report = await self.delivery.deliver(items, stopping=self._yielding)
             except Exception as exc:
                 # The type only: a database error's text carries the statement's
                 # parameters (R-CONFIDENTIAL).
@@ -154,6 +230,7 @@ class SchedulerApp:
             result.report.add(report)
             if job.daily and not report.pending:
                 self._rested[job.name] = due.day
+        await self._prune(now)
         r = result.report
         if r.sent or r.dropped or r.failed:
             log.info(
@@ -165,6 +242,24 @@ class SchedulerApp:
                 r.pending,
             )
         return result
+
+    def _yielding(self) -> bool:
+        """Start no new message: stopping, or the lease was lost meanwhile."""
+        return self._stopping or not self.leading
+
+    async def _prune(self, now: datetime) -> None:
+        """Forget processed updates older than ``processed.KEEP``, hourly."""
+        if self._pruned_at is not None and self._pruned_at <= now < self._pruned_at + PRUNE_EVERY:
+            return
+        try:
+            async with self.sessionmaker() as session:
+                gone = await processed.prune(session, now - processed.KEEP)
+        except Exception as exc:
+            log.error("pruning processed updates failed (%s)", type(exc).__name__)
+            return
+        self._pruned_at = now
+        if gone:
+            log.info("pruned %d processed updates", gone)
 
     def kick(self) -> asyncio.Task[TickReport] | None:
         """Start a tick in the background (the minute's job); None when one is
@@ -212,6 +307,13 @@ class SchedulerApp:
             replace_existing=True,
             next_run_time=datetime.now(self.tz),
         )
+        aps.add_job(
+            self.keep_lease,
+            IntervalTrigger(seconds=self.renew_every, timezone=self.tz),
+            id=RENEW_ID,
+            name="paicha scheduler lease",
+            replace_existing=True,
+        )
         aps.start()
         self._aps = aps
         log.info(
@@ -223,9 +325,11 @@ class SchedulerApp:
             self.hours.quiet_end.strftime("%H:%M"),
         )
 
-    async def stop(self, grace: float = STOP_TIMEOUT) -> None:
+    async def stop(self, grace: float = STOP_TIMEOUT, *, release: bool = True) -> None:
         """No new message is started; the one being sent is finished and
-        confirmed (up to ``grace`` seconds), then the ticks stop."""
+        confirmed (up to ``grace`` seconds), then the ticks stop and the lease
+        is released, so another process leads at once (``release=False``:
+        as if the process died; the lease runs out by itself)."""
         self._stopping = True
         if self._aps is not None:
             if self._aps.running:
@@ -245,6 +349,8 @@ class SchedulerApp:
             async with asyncio.timeout(grace):
                 await self._lock.acquire()
                 self._lock.release()
+        if release:
+            await self._release()
 
 
 def build_scheduler(

@@ -230,10 +230,12 @@ async def test_killed_between_claim_and_send_the_message_arrives_once_after_the_
 
     await world.restart()
     survivor = scheduler(world, clock, [fake.job()])
+    assert not (await survivor.tick()).leader  # the dead process's lease still runs
+    clock.shift(timedelta(seconds=61))  # …and has run out (issue 17 point 3)
     first = await survivor.tick()
     assert (first.sent, first.report.in_flight) == (2, 1)  # the dead claim is still fresh
     assert received(world)[users[0]] == 0
-    clock.shift(timedelta(minutes=4))
+    clock.shift(timedelta(minutes=3))
     assert (await survivor.tick()).sent == 0
     clock.shift(timedelta(minutes=2))  # now older than NOTIFY_STALE_MINUTES (5)
     assert (await survivor.tick()).sent == 1
@@ -320,7 +322,9 @@ async def test_the_digest_at_0830_and_reminders_and_escalations_at_0900_R_REMIND
     # Later ticks that day, and a restart, send none of it again.
     clock.shift(timedelta(hours=3))
     assert (await app.tick()).sent == 0
-    assert (await scheduler(world, clock).tick()).sent == 0
+    await app.stop()  # releases the lease: the restarted process leads at once
+    again = await scheduler(world, clock).tick()
+    assert again.leader and again.sent == 0
     async with world.app.sessionmaker() as s:
         kinds = Counter(r.kind for r in await s.scalars(select(Notification)))
     assert kinds == Counter({"digest": 2, "reminder": 2, "escalation": 1})

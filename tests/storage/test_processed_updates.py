@@ -2,16 +2,20 @@
 update's id is written in its first write transaction, with its effect; a
 second delivery stops at its first write (DuplicateUpdate) and writes nothing;
 reads record nothing; a rolled-back effect records nothing; two deliveries
-racing from two processes commit one effect; old ids are pruned."""
+racing from two processes commit one effect; the leader prunes old ids."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
+from bot.settings import Settings
+from domain.clock import ShiftedClock
+from scheduler import SchedulerApp
 from storage.db import create_engine, make_sessionmaker, write_tx
 from storage.models import Organisation, ProcessedUpdate
 from storage.services import processed
@@ -125,3 +129,41 @@ async def test_prune_forgets_ids_older_than_seven_days(sessionmaker):
         left = (await s.scalars(select(ProcessedUpdate.update_id))).all()
     assert left == [3]
 
+
+async def _ids(sessionmaker) -> list[int]:  # type: ignore[no-untyped-def]
+    async with sessionmaker() as s:
+        return sorted((await s.scalars(select(ProcessedUpdate.update_id))).all())
+
+
+async def test_the_scheduler_leader_prunes_hourly_and_a_follower_never(sessionmaker):
+    clock = ShiftedClock(ZoneInfo("Asia/Shanghai"))
+    clock.set(NOW)
+
+    def app(name: str) -> SchedulerApp:
+        settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        return SchedulerApp(
+            bot=None,  # type: ignore[arg-type]  # no jobs: nothing is sent
+            sessionmaker=sessionmaker,
+            clock=clock,
+            settings=settings,
+            jobs=[],
+            name=name,
+        )
+
+    async def handled(update_id: int, age: timedelta) -> None:
+        async with _update_session(sessionmaker, update_id, clock.now() - age) as s:
+            await _effect(s, f"支部{update_id}")
+
+    leader, follower = app("leader"), app("follower")
+    await handled(1, timedelta(days=8))
+    await handled(2, timedelta(days=1))
+    assert (await leader.tick()).leader
+    assert await _ids(sessionmaker) == [2]
+    await handled(3, timedelta(days=9))
+    assert not (await follower.tick()).leader
+    clock.shift(timedelta(minutes=59))
+    assert (await leader.tick()).leader
+    assert await _ids(sessionmaker) == [2, 3]  # pruned at most hourly
+    clock.shift(timedelta(minutes=1))
+    await leader.tick()
+    assert await _ids(sessionmaker) == [2]
