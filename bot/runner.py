@@ -17,7 +17,7 @@ from aiogram import Bot, Dispatcher
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.app import build_bot, build_dispatcher
+from bot.app import build_bot, build_dispatcher, build_fsm_storage
 from bot.logging_setup import install_record_factory
 from bot.sender import Sender
 from bot.settings import Settings
@@ -26,7 +26,6 @@ from handlers.common import publish_default_commands
 from reports import pool as report_pool
 from scheduler import SchedulerApp, build_scheduler
 from storage.db import create_engine, make_sessionmaker
-from storage.fsm import SqlStorage
 from storage.migrate import upgrade_async
 from storage.services.blocking import blocked_hook
 from storage.services.users import ensure_admins
@@ -115,6 +114,9 @@ class Paicha:
             # First: the message being sent is finished and confirmed.
             await self.scheduler.stop()
         await self.bot.session.close()
+        # The conversation storage (Redis connections with REDIS_URL); the
+        # dispatcher's shutdown closes it too when it ran, twice is harmless.
+        await self.dp.storage.close()
         await asyncio.to_thread(report_pool.shutdown)
         await self.engine.dispose()
         await self.fsm_engine.dispose()
@@ -175,8 +177,11 @@ async def assemble(
     # write again (issue 14 point 6; the middleware forgets it then).
     sender = sender or Sender(on_blocked=blocked_hook(sessionmaker, clock))
     bot = build_bot(settings, sender)
+    # REDIS_URL: conversations in Redis, shared by every worker; else in the
+    # database on the FSM pool (bot/app.py build_fsm_storage).
+    storage, isolation = build_fsm_storage(settings, make_sessionmaker(fsm_engine))
     dp = build_dispatcher(
-        settings, sessionmaker, clock, storage=SqlStorage(make_sessionmaker(fsm_engine))
+        settings, sessionmaker, clock, storage=storage, events_isolation=isolation
     )
     app = Paicha(settings, engine, sessionmaker, bot, dp, clock, sender, fsm_engine)
     if settings.scheduler_enabled if scheduler is None else scheduler:

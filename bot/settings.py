@@ -60,11 +60,23 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8080
+    # Several workers (issue 17): with REDIS_URL (redis://host:port/db) the
+    # conversations live in Redis (aiogram's RedisStorage) and one user's
+    # updates are handled one at a time across all workers (Redis locks);
+    # unset, in the database (SqlStorage) with in-process locks, which suits
+    # one process. REDIS_PREFIX starts every key, so workers of one bot
+    # share it and two bots on one Redis do not.
+    redis_url: str | None = None
+    redis_prefix: str = "paicha"
+    # Flood control (bot/throttle.py): per user, a burst of THROTTLE_BURST
+    # updates, then THROTTLE_RATE a second; THROTTLE_RATE=0 turns it off.
+    throttle_burst: int = Field(default=10, ge=1)
+    throttle_rate: float = Field(default=3.0, ge=0)
 
-    @field_validator("webhook_url", "webhook_secret", mode="before")
+    @field_validator("webhook_url", "webhook_secret", "redis_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
-        # `WEBHOOK_URL=` in .env means not set.
+        # `WEBHOOK_URL=` (or `REDIS_URL=`) in .env means not set.
         if isinstance(value, str) and not value.strip():
             return None
         return value

@@ -98,6 +98,9 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             # The scheduler's digest and reminders would land between a test's
             # own messages; tests/e2e/test_scheduler.py runs it on purpose.
             scheduler_enabled=False,
+            # Scripted users tap faster than a person can; flood control
+            # would slow them (tests/e2e/test_throttle.py runs it on purpose).
+            throttle_rate=0,
             _env_file=None,  # type: ignore[call-arg]
         )
         w = World(emulator, settings)
