@@ -25,15 +25,15 @@ KEY = StorageKey(bot_id=42, chat_id=7, user_id=7)
 
 @pytest.fixture
 def handed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Names of the calls given to a connection's own thread."""
+    """One entry per call given to a connection's own thread."""
     calls: list[str] = []
-    original = db._OneTripConnection._execute
+    original = db._Connection._submit
 
-    async def spy(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(getattr(fn, "__name__", repr(fn)))
-        return await original(self, fn, *args, **kwargs)
+    def spy(self, fn):  # type: ignore[no-untyped-def]
+        calls.append("worker")
+        return original(self, fn)
 
-    monkeypatch.setattr(db._OneTripConnection, "_execute", spy)
+    monkeypatch.setattr(db._Connection, "_submit", spy)
     return calls
 
 
@@ -43,23 +43,23 @@ async def test_a_write_waits_for_another_process_lock_instead_of_failing(
     other = sqlite3.connect(make_url(db_url).database, check_same_thread=False)
     other.isolation_level = None
     other.execute("BEGIN IMMEDIATE")  # another process writing
-    original = db._OneTripConnection._execute
+    original = db._Connection._submit
     waited: list[str] = []
 
-    async def release_then_wait(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def release_then_wait(self, fn):  # type: ignore[no-untyped-def]
         if other.in_transaction:
-            waited.append(fn.__name__)
+            waited.append("worker")
             other.execute("COMMIT")  # the other process finishes while we wait
-        return await original(self, fn, *args, **kwargs)
+        return original(self, fn)
 
-    monkeypatch.setattr(db._OneTripConnection, "_execute", release_then_wait)
+    monkeypatch.setattr(db._Connection, "_submit", release_then_wait)
     try:
         async with sessionmaker() as s, write_tx(s):
             s.add(Organisation(name="第一支部", kind="branch"))
     finally:
         other.close()
 
-    assert waited == ["_run"]
+    assert waited == ["worker"]
     async with sessionmaker() as s:
         assert await s.scalar(select(func.count()).select_from(Organisation)) == 1
 
@@ -81,7 +81,7 @@ async def test_a_long_read_moves_to_the_thread_and_returns_every_row(engine, han
         rows = (await conn.execute(text("SELECT n FROM numbers WHERE n % 2 = 0"))).all()
 
     assert short == 1
-    assert handed == ["_run"]
+    assert handed == ["worker"]
     assert len(rows) == 25_000 and rows[-1].n == 50_000
 
 
