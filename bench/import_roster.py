@@ -92,11 +92,14 @@ def child_import(path: Path) -> dict[str, float]:
 
 
 async def _import(data: bytes) -> dict[str, float]:
+    from storage import crypto
     from storage.db import create_engine, make_sessionmaker
     from storage.models import Base, Organisation
     from storage.services.access import Actor, Grant, Role
     from storage.services.roster_import import import_roster
 
+    if crypto.installed() is None:  # personal data is encrypted: a throwaway key
+        crypto.install(crypto.Keyring([crypto.new_key()]))
     with tempfile.TemporaryDirectory() as tmp:
         engine = create_engine(f"sqlite+aiosqlite:///{tmp}/bench.sqlite3")
         async with engine.begin() as conn:

@@ -1,5 +1,5 @@
 """`paicha` — run | sandbox | scheduler | admin | export | db | backup | restore |
-migrate-data (命令行)."""
+migrate-data | rotate-key (命令行)."""
 
 from __future__ import annotations
 
@@ -40,10 +40,15 @@ def _run(settings: Settings, webhook: bool = False) -> int:
         finally:
             await app.close()
 
+    from bot.crypto_cli import KeyProblem
+
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+    except KeyProblem as problem:  # no data key, or the wrong one: never show ciphertext
+        print(problem, file=sys.stderr)
+        return 2
     return 0
 
 
@@ -74,7 +79,13 @@ def _scheduler(settings: Settings) -> int:
         finally:
             await app.close()  # finishes and confirms the message being sent
 
-    asyncio.run(main())
+    from bot.crypto_cli import KeyProblem
+
+    try:
+        asyncio.run(main())
+    except KeyProblem as problem:
+        print(problem, file=sys.stderr)
+        return 2
     return 0
 
 
@@ -110,6 +121,27 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
     return run_backup_command(settings, args)
 
 
+def _rotate_key(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.crypto_cli import run_rotate
+
+    code, text = asyncio.run(run_rotate(settings, args))
+    print(text, file=sys.stderr if code else sys.stdout)
+    return code
+
+
+def _with_key(settings: Settings) -> int:
+    """The data keyring for a command that reads or writes personal data
+    (storage/crypto.py); 2 with the reason when there is none to use."""
+    from bot.crypto_cli import KeyProblem, install_for_cli
+
+    try:
+        install_for_cli(settings)
+    except KeyProblem as problem:
+        print(problem, file=sys.stderr)
+        return 2
+    return 0
+
+
 def _admin(settings: Settings, args: argparse.Namespace) -> int:
     from bot.admin_cli import run_admin
 
@@ -140,11 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("revision", nargs="?", default="head")
     from bot.admin_cli import add_admin_parser
     from bot.backup_cli import add_backup_parsers
+    from bot.crypto_cli import add_rotate_parser
     from bot.export_cli import add_export_parser
 
     add_admin_parser(sub)
     add_export_parser(sub)
     add_backup_parsers(sub)
+    add_rotate_parser(sub)
     return parser
 
 
@@ -190,6 +224,12 @@ def main(argv: list[str] | None = None) -> int:
         return _sandbox(settings, args)
     if args.command == "db":
         return _db(settings, args)
+    if args.command == "rotate-key":
+        return _rotate_key(settings, args)
+    # backup and restore copy the file as it is (ciphertext stays ciphertext);
+    # the others read or write personal data and need the key.
+    if args.command not in ("backup", "restore") and (code := _with_key(settings)):
+        return code
     if args.command == "export":
         return _export(settings, args)
     if args.command in ("backup", "restore", "migrate-data"):

@@ -18,6 +18,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import build_bot, build_dispatcher, build_fsm_storage
+from bot.crypto_cli import start as crypto_start
 from bot.logging_setup import install_record_factory
 from bot.sender import Sender
 from bot.settings import Settings
@@ -169,6 +170,14 @@ async def assemble(
     # connection of the main pool must never wait for another from the same
     # pool to read or write its FSM state (that deadlocked at 15 updates).
     fsm_engine = create_engine(settings.database_url, pool_size=pool, max_overflow=pool)
+    # The data key (or KeyProblem: no key, or the wrong one, for an encrypted
+    # database), then rows still in plaintext encrypted (bot/crypto_cli.py).
+    try:
+        await crypto_start(settings, engine)
+    except BaseException:
+        await engine.dispose()
+        await fsm_engine.dispose()
+        raise
     sessionmaker = make_sessionmaker(engine)
     async with sessionmaker() as session:
         await ensure_admins(session, settings.paicha_admin_ids)

@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     default_locale: str = "zh"
     data_dir: Path = Path("./data")
+    # Personal data is encrypted at rest (storage/crypto.py, bot/crypto_cli.py):
+    # the data key (base64 of 32 bytes) from PAICHA_DATA_KEY, else from
+    # DATA_DIR/data.key, created on first start with mode 0600. BACK IT UP:
+    # without it the ID numbers, phones and addresses cannot be read.
+    # PAICHA_DATA_OLD_KEYS: earlier keys (comma-separated) while
+    # `paicha rotate-key` re-encrypts their rows under the current one.
+    paicha_data_key: SecretStr | None = None
+    paicha_data_old_keys: SecretStr | None = None
     max_upload_bytes: int = 20 * 1024 * 1024
     max_roster_rows: int = 100_000
     invitation_days: int = 7

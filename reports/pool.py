@@ -41,14 +41,26 @@ def _lower_priority() -> None:
         pass
 
 
+def _init_worker(keyring: Any, key_file: Any) -> None:
+    """In each worker: the lower priority, and the parent's data keyring, so
+    the worker reads the encrypted personal data (storage/crypto.py)."""
+    from storage import crypto
+
+    _lower_priority()
+    crypto.install(keyring, key_file)
+
+
 def _executor() -> ProcessPoolExecutor:
     global _pool
+    from storage import crypto
+
     with _lock:
         if _pool is None:
             _pool = ProcessPoolExecutor(
                 WORKERS,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_lower_priority,
+                initializer=_init_worker,
+                initargs=(crypto.installed(), crypto.key_file()),
             )
         return _pool
 

@@ -21,11 +21,13 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
-    Text,
     UniqueConstraint,
+    event,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.crypto import EncryptedText, id_hmac
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -116,7 +118,10 @@ class Member(Base):
     birth: Mapped[str] = mapped_column(String(10))
     joined: Mapped[str] = mapped_column(String(10))
     member_type: Mapped[str] = mapped_column(String(4))
-    id_number: Mapped[str | None] = mapped_column(String(18), unique=True)
+    # 身份证号, 现居住地, 联系电话 are stored encrypted (storage/crypto.py); the
+    # ID number's HMAC is what is unique and what lookups compare.
+    id_number: Mapped[str | None] = mapped_column(EncryptedText("member.id_number"))
+    id_number_hmac: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     ethnicity: Mapped[str | None] = mapped_column(String(20))
     full_member_since: Mapped[str | None] = mapped_column(String(10))
     education: Mapped[str | None] = mapped_column(String(16))
@@ -128,8 +133,8 @@ class Member(Base):
     party_post: Mapped[str | None] = mapped_column(String(30))
     work_unit: Mapped[str | None] = mapped_column(String(100))
     work_unit_has_org: Mapped[bool | None] = mapped_column(Boolean)
-    residence: Mapped[str | None] = mapped_column(String(100))
-    phone: Mapped[str | None] = mapped_column(String(20))
+    residence: Mapped[str | None] = mapped_column(EncryptedText("member.residence"))
+    phone: Mapped[str | None] = mapped_column(EncryptedText("member.phone"))
     # Indexed: the daily digest scans the clocks as date ranges (issue 14).
     last_org_life: Mapped[date | None] = mapped_column(Date, index=True)
     last_dues: Mapped[date | None] = mapped_column(Date, index=True)
@@ -155,6 +160,13 @@ class Member(Base):
     )
 
     branch: Mapped[Organisation] = relationship(lazy="raise")
+
+
+@event.listens_for(Member.id_number, "set")
+def _id_number_set(target: Member, value: str | None, _old: object, _initiator: object) -> None:
+    """The HMAC follows the ID number on every ORM write (the roster import's
+    bulk statements set it themselves)."""
+    target.id_number_hmac = id_hmac(value)
 
 
 class MemberCategory(Base):
@@ -184,7 +196,7 @@ class FamilyMember(Base):
     relation: Mapped[str] = mapped_column(String(10))
     name: Mapped[str] = mapped_column(String(30))
     work_unit: Mapped[str | None] = mapped_column(String(100))
-    phone: Mapped[str | None] = mapped_column(String(20))
+    phone: Mapped[str | None] = mapped_column(EncryptedText("family_member.phone"))
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -204,8 +216,9 @@ class AuditEvent(Base):
     entity_id: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(24))
     field: Mapped[str | None] = mapped_column(String(40))
-    old_value: Mapped[str | None] = mapped_column(Text)
-    new_value: Mapped[str | None] = mapped_column(Text)
+    # Encrypted: a change of an ID number, phone or address keeps both values.
+    old_value: Mapped[str | None] = mapped_column(EncryptedText("audit_event.old_value"))
+    new_value: Mapped[str | None] = mapped_column(EncryptedText("audit_event.new_value"))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
 
@@ -223,7 +236,8 @@ class FsmRecord(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     state: Mapped[str | None] = mapped_column(String(200))
-    data: Mapped[str | None] = mapped_column(Text)
+    # Encrypted: a conversation half-way through /add holds what was typed.
+    data: Mapped[str | None] = mapped_column(EncryptedText("fsm_record.data"))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
@@ -360,7 +374,9 @@ class MobileRecord(Base):
     reported_branch: Mapped[str | None] = mapped_column(String(100))
     reported_contact: Mapped[str | None] = mapped_column(String(40))
     reported_post: Mapped[str | None] = mapped_column(String(40))
-    reported_phone: Mapped[str | None] = mapped_column(String(20))
+    reported_phone: Mapped[str | None] = mapped_column(
+        EncryptedText("mobile_record.reported_phone")
+    )
     transferred_in_campaign: Mapped[bool] = mapped_column(Boolean, default=False)
     recorded_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -5,14 +5,32 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from storage import crypto
 from storage.db import create_engine, make_sessionmaker
 from storage.models import Base
+
+# Personal data is encrypted at rest (storage/crypto.py): every test runs
+# with this fixed, invented data key, in this process and in any it starts
+# (the CLI in a subprocess reads PAICHA_DATA_KEY).
+TEST_DATA_KEY = (
+    "cGFpY2hhLXRlc3Qta2V5LW5vdC1mb3ItcmVhbC11c2U="  # b"paicha-test-key-not-for-real-use"
+)
+os.environ["PAICHA_DATA_KEY"] = TEST_DATA_KEY
+crypto.install(crypto.Keyring([crypto.decode_key(TEST_DATA_KEY)]))
+
+
+@pytest.fixture(autouse=True)
+def _test_keyring() -> Iterator[None]:
+    """A test that changes the keyring gets the test one back after it."""
+    yield
+    crypto.install(crypto.Keyring([crypto.decode_key(TEST_DATA_KEY)]))
+
 
 PG_URL = os.environ.get("PAICHA_TEST_PG_URL")
 BACKENDS = ["sqlite", "postgres"]

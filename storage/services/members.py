@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -14,6 +15,7 @@ from domain.clocks import DEFAULT_POCKET_DAYS
 from domain.errors import N_, InvalidInput
 from domain.idcard import parse_id_number
 from domain.member_fields import FIELD_BY_KEY, REQUIRED, check_record, values_of
+from storage import crypto
 from storage.db import write_tx
 from storage.models import Member
 from storage.services import audit, categories, sweep
@@ -41,8 +43,11 @@ async def _check_id_free(
     if not id_number:
         return
     forms = parse_id_number(id_number).equivalents
+    # The stored numbers are encrypted: compare their HMACs (storage/crypto.py).
     other = await session.scalar(
-        select(Member.id).where(Member.id_number.in_(forms), Member.id != (member_id or 0))
+        select(Member.id).where(
+            Member.id_number_hmac.in_(crypto.id_hmacs(forms)), Member.id != (member_id or 0)
+        )
     )
     if other is not None:
         # Do not say where: the other member may be outside this user's scope (R-ACL-BRANCH).
@@ -154,7 +159,12 @@ async def list_members(
     query = query.strip()
     if query:
         like = f"%{query.replace('%', '').replace('_', '')}%"
-        where.append(or_(Member.name.like(like), Member.id_number.like(f"%{query[-6:]}")))
+        found = Member.name.like(like)
+        tail = query[-6:].upper()
+        if len(tail) >= _ID_TAIL_MIN and _ID_TAIL.fullmatch(tail):
+            ids = await _id_number_ends(session, branch_id, tail)
+            found = or_(found, Member.id.in_(ids)) if ids else found
+        where.append(found)
     total = await session.scalar(select(func.count()).select_from(Member).where(*where)) or 0
     pages = max(1, -(-total // page_size))
     page = min(max(page, 0), pages - 1)
@@ -166,6 +176,24 @@ async def list_members(
         .limit(page_size)
     )
     return MemberPage(list(rows), total, page, pages)
+
+
+_ID_TAIL = re.compile(r"[0-9X]+")
+_ID_TAIL_MIN = 4  # "身份证号后几位": fewer would match most of a branch
+_ID_TAIL_MAX_HITS = 1000
+
+
+async def _id_number_ends(session: AsyncSession, branch_id: int, tail: str) -> list[int]:
+    """The branch's members whose ID number ends with ``tail``. The numbers
+    are encrypted, so SQL cannot match them: they are read and compared here
+    (one branch's register)."""
+    rows = await session.execute(
+        select(Member.id, Member.id_number).where(
+            Member.branch_id == branch_id, Member.id_number.is_not(None)
+        )
+    )
+    hits = [mid for mid, number in rows if number.upper().endswith(tail)]
+    return hits[:_ID_TAIL_MAX_HITS]
 
 
 def probation_end(member: Member) -> date | None:

@@ -49,6 +49,7 @@ from domain.roster import (
     parse_rows,
 )
 from reports.forms.roster import error_workbook
+from storage import crypto
 from storage.db import write_tx
 from storage.models import AuditEvent, Member, Organisation
 from storage.services import categories, family_import, sweep
@@ -431,7 +432,9 @@ async def _by_id_number(session: AsyncSession, numbers: list[str]) -> dict[str, 
     """Members on file by the file's ID numbers; a 15-digit number finds its
     18-digit upgrade and back (the same person, SPEC §2)."""
     asked = {form: n for n in numbers for form in parse_id_number(n).equivalents}
-    return {asked[m.id_number]: m for m in await _members(session, Member.id_number, list(asked))}
+    # The stored numbers are encrypted: look up by their HMAC (storage/crypto.py).
+    found = await _members(session, Member.id_number_hmac, crypto.id_hmacs(asked))
+    return {asked[m.id_number]: m for m in found}
 
 
 async def _category_errors(
@@ -560,6 +563,8 @@ async def _write(
         chunk = plan.creates[start : start + _WRITE_CHUNK]
         # Every dict carries every column, so the driver runs one batched statement.
         params = [{"branch_id": branch_id, **dict.fromkeys(_KEYS), **r.values} for r in chunk]
+        for row in params:  # bulk statements fire no ORM events: the HMAC by hand
+            row["id_number_hmac"] = crypto.id_hmac(row["id_number"])
         # Ids in any order: each new member gets one "create" event, whichever row it was.
         statement = insert(Member).returning(Member.id)
         member_ids = (await session.scalars(statement, params)).all()
@@ -572,6 +577,8 @@ async def _write(
         for member_id, changes in chunk:
             shape = tuple(sorted(changes))
             row = {"id": member_id, **{k: new for k, (_, new) in changes.items()}}
+            if "id_number" in row:
+                row["id_number_hmac"] = crypto.id_hmac(row["id_number"])
             shapes.setdefault(shape, []).append(row)
         for params in shapes.values():
             await session.execute(update(Member), params)

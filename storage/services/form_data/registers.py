@@ -495,7 +495,10 @@ async def collect_outflow_register(session: AsyncSession, ctx: ExportContext) ->
             MobileRecord.work_unit,
             MobileRecord.unit_has_org,
             Member.work_unit_has_org,
-            func.coalesce(MobileRecord.destination, Member.residence),
+            # 去向 or else 现居住地, chosen below: the residence is encrypted,
+            # so SQL cannot coalesce it (storage/crypto.py).
+            MobileRecord.destination,
+            Member.residence,
             Member.phone,
             MobileRecord.reason,
             MobileRecord.reason_note,
@@ -516,6 +519,8 @@ async def collect_outflow_register(session: AsyncSession, ctx: ExportContext) ->
     for r in result:
         (branch_id, name, gender, ethnicity, birth, joined, id_no, education, unit) = r[:9]
         record_unit, record_has_org, member_has_org = r[9:12]
+        destination, residence = r[12:14]
+        where = destination if destination is not None else residence
         pairs.append(
             (
                 branch_id,
@@ -529,7 +534,8 @@ async def collect_outflow_register(session: AsyncSession, ctx: ExportContext) ->
                     education,
                     unit,
                     record_has_org if record_unit else member_has_org,
-                    *r[12:],
+                    where,
+                    *r[14:],
                 ),
             )
         )
