@@ -59,6 +59,7 @@ async def everything(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
             database_url=f"sqlite+aiosqlite:///{tmp / 'e2e.sqlite3'}",
             paicha_admin_ids=[USER],
             scheduler_enabled=False,  # no digest between a command and its answer
+            throttle_rate=0,  # a script taps faster than a person (bot/throttle.py)
             _env_file=None,  # type: ignore[call-arg]
         )
         world = World(emulator, settings)
