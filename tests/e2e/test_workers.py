@@ -15,10 +15,14 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -43,6 +47,7 @@ from tests.e2e.test_webhook import free_port
 from tests.factories import id_number
 
 REDIS_URL = os.environ.get("PAICHA_TEST_REDIS_URL")
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "workers_secret-0123456789"
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
@@ -88,30 +93,36 @@ class RoundRobin:
         await self._runner.cleanup()
 
     async def _forward(self, request: web.Request) -> web.Response:
+        """To the next worker in turn; a worker that refuses the connection
+        (down) is skipped, as nginx tries the next upstream."""
         assert self._http is not None
-        worker = self.turn
-        self.turn = (self.turn + 1) % len(self.backends)
         body = await request.read()
         headers = {
             name: value
             for name in ("Content-Type", SECRET_HEADER)
             if (value := request.headers.get(name)) is not None
         }
-        try:
-            async with self._http.post(
-                self.backends[worker] + request.path, data=body, headers=headers
-            ) as answer:
-                payload = await answer.read()
-                if answer.status == 200:
-                    self.served.append((json.loads(body)["update_id"], worker))
-                kind = answer.headers.get("Content-Type")
-                return web.Response(
-                    status=answer.status,
-                    body=payload,
-                    headers={"Content-Type": kind} if kind else None,
-                )
-        except aiohttp.ClientError:
-            return web.Response(status=502)
+        for _ in self.backends:
+            worker = self.turn
+            self.turn = (self.turn + 1) % len(self.backends)
+            try:
+                async with self._http.post(
+                    self.backends[worker] + request.path, data=body, headers=headers
+                ) as answer:
+                    payload = await answer.read()
+                    if answer.status == 200:
+                        self.served.append((json.loads(body)["update_id"], worker))
+                    kind = answer.headers.get("Content-Type")
+                    return web.Response(
+                        status=answer.status,
+                        body=payload,
+                        headers={"Content-Type": kind} if kind else None,
+                    )
+            except aiohttp.ClientConnectorError:
+                continue  # down: the next one
+            except aiohttp.ClientError:
+                return web.Response(status=502)
+        return web.Response(status=502)
 
 
 @dataclass
@@ -143,7 +154,7 @@ class Workers:
 
 
 @pytest.fixture
-async def workers(db_url: str) -> AsyncIterator[Workers]:
+async def workers(db_url: str, tmp_path: Path) -> AsyncIterator[Workers]:
     redis_url = _require_redis()
     prefix = f"paicha_t_{uuid.uuid4().hex[:12]}"
     ports = [free_port(), free_port()]
@@ -165,6 +176,7 @@ async def workers(db_url: str) -> AsyncIterator[Workers]:
                 webhook_port=port,
                 redis_url=redis_url,
                 redis_prefix=prefix,
+                data_dir=tmp_path / "data",  # one data key for both
                 _env_file=None,  # type: ignore[call-arg]
             )
             for port in ports
@@ -175,13 +187,18 @@ async def workers(db_url: str) -> AsyncIterator[Workers]:
             yield pool
         finally:
             await pool.stop()
-            redis = Redis.from_url(redis_url)
-            try:
-                keys = [k async for k in redis.scan_iter(match=f"{prefix}:*")]
-                if keys:
-                    await redis.delete(*keys)
-            finally:
-                await redis.aclose()
+            await _forget(redis_url, prefix)
+
+
+async def _forget(redis_url: str, prefix: str) -> None:
+    """Delete this test's keys (the Redis is shared by the whole run)."""
+    redis = Redis.from_url(redis_url)
+    try:
+        keys = [k async for k in redis.scan_iter(match=f"{prefix}:*")]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
 
 
 async def _scene(app: Paicha) -> None:
@@ -263,7 +280,8 @@ async def test_one_users_taps_on_two_workers_at_once_are_handled_one_after_the_o
     (RedisEventIsolation) has one wait for the other, so the second reads the
     step the first moved to (aiogram issue 1317, across processes): one is
     taken as the name, the other asked as the ID number and refused. With a
-    lock per process each would read the name step and both be names."""
+    lock per process each would read the name step and both be names, and
+    neither would wait for the lock a third worker holds."""
     await _scene(workers.apps[0])
     sec = workers.emulator.user(101)
     await sec.send("/add")
@@ -279,11 +297,165 @@ async def test_one_users_taps_on_two_workers_at_once_are_handled_one_after_the_o
         ):
             return answer.status
 
-    statuses = await asyncio.gather(
-        post(0, _text_update(900_001, 101, "钱测二")),
-        post(1, _text_update(900_002, 101, "钱测三")),
-    )
+    # The user's lock, as a third worker handling their update would hold it
+    # (the key aiogram's RedisEventIsolation takes): both workers wait.
+    settings = workers.settings[0]
+    lock_key = f"{settings.redis_prefix}:fsm:{TOKEN.split(':')[0]}:101:101:default:lock"
+    redis = Redis.from_url(settings.redis_url or "")
+    try:
+        lock = redis.lock(lock_key, timeout=30)
+        assert await lock.acquire(blocking=False)
+        shown = len(sec.messages)
+        posts = asyncio.gather(
+            post(0, _text_update(900_001, 101, "钱测二")),
+            post(1, _text_update(900_002, 101, "钱测三")),
+        )
+        await asyncio.sleep(1.0)
+        assert not posts.done() and len(sec.messages) == shown  # both wait
+        await lock.release()
+        statuses = await asyncio.wait_for(posts, 15)
+    finally:
+        await redis.aclose()
     assert statuses == [200, 200]
     texts = [m.text for m in await sec.replies(2, timeout=10)]
     assert sum("请输入“身份证号”" in t for t in texts) == 1, texts  # the name step
     assert sum("现在是3位" in t for t in texts) == 1, texts  # then the ID step
+
+
+async def _until_delivered(emulator: BotApiEmulator, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while emulator.pending_updates():
+        assert loop.time() < deadline, "updates still waiting for the webhook's answer"
+        await asyncio.sleep(0.02)
+
+
+class WorkerProcess:
+    """`paicha run --webhook` in a process of its own, as production runs a
+    worker, configured only by its environment."""
+
+    def __init__(self, settings: Settings, workdir: Path) -> None:
+        assert settings.webhook_secret is not None
+        self.port = settings.webhook_port
+        self.env = {
+            **os.environ,
+            "BOT_TOKEN": settings.bot_token,
+            "BOT_API_URL": settings.bot_api_url or "",
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": settings.redis_url or "",
+            "REDIS_PREFIX": settings.redis_prefix,
+            "WEBHOOK_URL": settings.webhook_url or "",
+            "WEBHOOK_SECRET": settings.webhook_secret.get_secret_value(),
+            "WEBHOOK_HOST": "127.0.0.1",
+            "WEBHOOK_PORT": str(settings.webhook_port),
+            "SCHEDULER_ENABLED": "false",
+            "THROTTLE_RATE": "0",
+            "DATA_DIR": str(settings.data_dir),
+            "PYTHONPATH": str(ROOT),
+        }
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)  # no .env here
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from bot.cli import main; sys.exit(main(['run', '--webhook']))",
+            ],
+            cwd=self.workdir,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def healthy(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with aiohttp.ClientSession() as http:
+            while True:
+                assert self.proc is not None and self.proc.poll() is None, "the worker exited"
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(f"http://127.0.0.1:{self.port}/healthz") as answer:
+                        if answer.status == 200:
+                            return
+                assert loop.time() < deadline, "the worker did not start"
+                await asyncio.sleep(0.2)
+
+    def kill9(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+            self.proc = None
+
+
+async def test_kill9_of_a_worker_in_the_middle_of_a_conversation_it_goes_on_on_the_other(
+    db_url: str, tmp_path: Path
+):
+    """Issue 17's faults: worker 0 (a real `paicha run --webhook` process) is
+    killed with SIGKILL half-way through /add; the balancer sends the rest to
+    worker 1, which finds the conversation in Redis and saves the member once."""
+    redis_url = _require_redis()
+    prefix = f"paicha_t_{uuid.uuid4().hex[:12]}"
+    ports = [free_port(), free_port()]
+    async with (
+        BotApiEmulator(webhook_timeout=15, webhook_retry=(0.05, 0.3)) as emulator,
+        RoundRobin([f"http://127.0.0.1:{p}" for p in ports]) as proxy,
+    ):
+        base = {
+            "bot_token": TOKEN,
+            "bot_api_url": emulator.base_url,
+            "database_url": db_url,
+            "paicha_admin_ids": [900],
+            "scheduler_enabled": False,
+            "throttle_rate": 0,
+            "webhook_url": proxy.url,
+            "webhook_secret": SecretStr(SECRET),
+            "redis_url": redis_url,
+            "redis_prefix": prefix,
+            "data_dir": tmp_path / "data",
+            "_env_file": None,
+        }
+        process = WorkerProcess(Settings(**base, webhook_port=ports[0]), tmp_path / "w0")
+        process.start()
+        pool = Workers(emulator, proxy, [Settings(**base, webhook_port=ports[1])])
+        try:
+            await process.healthy()  # migrated and serving
+            await pool.start()
+            await _scene(pool.apps[0])
+            sec = emulator.user(101)
+            await sec.send("/add")  # worker 0
+            await sec.replies(2, timeout=15)
+            await sec.send("钱测四")  # worker 1
+            assert "身份证号" in (await sec.reply(timeout=15)).text
+            await sec.send(id_number(date(1979, 9, 9), male=True))  # worker 0
+            assert "入党时间" in (await sec.replies(2, timeout=15))[1].text
+            assert {w for _, w in proxy.served} == {0, 1}
+
+            # Between two steps: once worker 0's answer to the last update
+            # reached Telegram. (Killed after its replies but before that
+            # answer, the update is delivered again and the step it moved to
+            # reads it: the conversation state is not in processed_update's
+            # transaction; see storage/services/processed.py.)
+            await _until_delivered(emulator)
+            process.kill9()
+
+            await sec.send("2001年7月")
+            assert "党员类别" in (await sec.reply(timeout=15)).text
+            await sec.press("正式党员")
+            await sec.reply(timeout=15)
+            await sec.press("跳过其余，去确认")
+            assert "钱测四" in (await sec.reply(timeout=15)).text
+            await sec.press("保存")
+            saved = await sec.wait_idle(timeout=15)
+            assert "已保存" in saved[-1].text, [m.text for m in saved]
+            async with pool.apps[0].sessionmaker() as s:
+                members = list(await s.scalars(select(Member)))
+            assert [m.name for m in members] == ["钱测四"]
+            after_kill = [w for _, w in proxy.served][3:]
+            assert after_kill and set(after_kill) == {1}, proxy.served
+        finally:
+            process.kill9()
+            await pool.stop()
+            await _forget(redis_url, prefix)
