@@ -18,7 +18,8 @@ Why these figures:
 The first update over the limit is answered once with "操作太快了，请稍等几秒再试。"
 (a button press as its callback answer, a message as one reply); the rest
 of that flood is dropped without a word, so a flood of 1,000 costs at most one
-answer. The flood ends, and the next one is told again, once the user's
+answer. The notice is in the user's Telegram language (their /lang choice is
+in the database, which a dropped update does not touch). The flood ends, and the next one is told again, once the user's
 bucket is full again (the user paused). A dropped update is confirmed to
 Telegram like a handled one: it is not sent again.
 
