@@ -11,16 +11,20 @@ import re
 import signal
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from domain.thresholds import lost_crossing
 from emulator import BotApiEmulator, ChatUser
+from scheduler.delivery import WORKERS
 from storage.db import create_engine, make_sessionmaker, write_tx
 from storage.migrate import upgrade_async
-from storage.models import Member, Organisation
+from storage.models import Member, Organisation, User
 from storage.services.access import Role
 from storage.services.users import grant_role
 from tests.e2e.conftest import TOKEN
@@ -48,15 +52,21 @@ class BotProcess:
         self.workdir = workdir
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, command: str = "run") -> None:
         # cwd without a .env: only the variables above configure it.
+        code = f"import sys; from bot.cli import main; sys.exit(main([{command!r}]))"
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main(['run']))"],
+            [sys.executable, "-c", code],
             cwd=self.workdir,
             env=self.env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(self.workdir / "process.log").open("ab"),
         )
+
+    def log_tail(self) -> str:
+        """The processes' stderr, for a failing assertion's message."""
+        path = self.workdir / "process.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
     def kill9(self) -> None:
         assert self.proc is not None
@@ -198,3 +208,85 @@ async def test_kill9_in_the_middle_of_add_resumes_in_the_next_process(scene) -> 
     await sec.wait_idle(timeout=10)
     [member] = await _members(db_url)
     assert member.name == "李测三" and member.member_type == "预备"
+
+
+BRANCHES = 90  # one digest each: three seconds of sends at Telegram's 30 a second
+
+
+def _lost_today() -> date:
+    """A last 组织生活 that makes the member lost today (R-LOST-6M): the
+    digest tells only what crossed since the last one, and the process runs
+    on the real clock (UTC here)."""
+    today = datetime.now(UTC).date()
+    back = (today - timedelta(days=days) for days in range(170, 200))
+    return next(day for day in back if lost_crossing(day) == today)
+
+
+async def _digest_scene(db_url: str) -> list[int]:
+    """90 branches, each with a secretary and a member lost from today."""
+    last = _lost_today()
+    engine = create_engine(db_url)
+    secretaries = []
+    async with make_sessionmaker(engine)() as s, write_tx(s):
+        committee = (
+            await s.scalars(select(Organisation).where(Organisation.kind == "committee"))
+        ).one()
+        for i in range(BRANCHES):
+            branch = Organisation(name=f"第{i + 1}支部", kind="branch", parent_id=committee.id)
+            s.add(branch)
+            await s.flush()
+            s.add(Member(branch_id=branch.id, **member_values(i, last_org_life=last)))
+            uid = 5000 + i
+            # The row the bot makes at a user's first update (see_user).
+            s.add(User(id=uid, full_name=f"书记{i}"))
+            await grant_role(s, user_id=uid, role=Role.SECRETARY, org_id=branch.id, granted_by=None)
+            secretaries.append(uid)
+    await engine.dispose()
+    return secretaries
+
+
+def _digests(emulator: BotApiEmulator) -> Counter[int]:
+    return Counter(
+        chat_id
+        for chat_id, chat in emulator.chats.items()
+        for sent in chat.messages.values()
+        if (sent.current.text or "").startswith("每日提醒")
+    )
+
+
+async def test_kill9_in_the_middle_of_a_digest_batch_loses_none(scene) -> None:
+    """Issue 17 / R-REMIND: `paicha scheduler` killed -9 half-way through the
+    day's digests; the next one (after the dead leader's lease runs out) sends
+    the rest: every secretary gets the digest. A message Telegram accepted in
+    the instant before its confirmation was written cannot be told from one
+    never sent (the Bot API has no idempotency key), so at most the messages
+    in flight at the kill (delivery WORKERS) may arrive twice; none is lost."""
+    emulator, process, db_url = scene
+    process.stop()  # the polling bot of the scene is not needed here
+    secretaries = await _digest_scene(db_url)
+    for uid in secretaries:  # Telegram lets a bot write only to who wrote first
+        await emulator.user(uid).send("/start")
+    process.env.update(
+        TIMEZONE="UTC",
+        DIGEST_TIME="00:00",
+        REMINDER_TIME="00:00",
+        QUIET_START="23:59",
+        QUIET_END="00:00",
+        NOTIFY_STALE_MINUTES="0",
+        SCHEDULER_LEASE_SECONDS="3",
+    )
+    process.start("scheduler")
+    half = BRANCHES // 3
+    assert await emulator.signal.wait_for(lambda: len(_digests(emulator)) >= half, 60), (
+        process.log_tail()
+    )
+    process.kill9()
+    killed_at = len(_digests(emulator))
+    assert killed_at < BRANCHES, "the batch finished before the kill"
+
+    process.start("scheduler")
+    assert await emulator.signal.wait_for(lambda: len(_digests(emulator)) == BRANCHES, 60)
+    await asyncio.sleep(1.0)  # anything sent twice would arrive by now
+    received = _digests(emulator)
+    assert set(received) == set(secretaries)
+    assert sum(n - 1 for n in received.values()) <= WORKERS, received.most_common(5)
