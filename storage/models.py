@@ -225,6 +225,8 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_event_member", "member_id", "id"),
         Index("ix_audit_event_entity", "entity", "entity_id"),
+        # /audit: a committee's newest events first (issue 18 point 4).
+        Index("ix_audit_event_org", "org_id", "id"),
     )
 
 
