@@ -24,6 +24,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.errors import apologise
 from bot.i18n import locale_from_telegram
 from domain.clock import Clock
 from domain.errors import InvalidInput
@@ -115,15 +116,7 @@ async def _apologise(event: TelegramObject, exc: Exception) -> None:
     """The database is unreachable before any handler ran: say so plainly
     (no locale is known yet, so in both languages) and log only the type."""
     log.error("could not load the user: %s", type(exc).__name__)
-    text = "系统暂时无法使用，请稍后再试。/ Temporarily unavailable, please try again later."
-    update: Update = event  # type: ignore[assignment]
-    try:
-        if update.callback_query:
-            await update.callback_query.answer(text, show_alert=True)
-        elif update.message:
-            await update.message.answer(text)
-    except Exception:  # Telegram itself may be the problem; nothing more to do
-        log.error("could not send the apology either")
+    await apologise(event)  # type: ignore[arg-type]  # the outer middleware sees the Update
 
 
 class GuardMiddleware(BaseMiddleware):
