@@ -153,8 +153,8 @@ async def seed_demo(session: AsyncSession, user_id: int, today: date) -> None:
 
 async def _demo_search(session: AsyncSession, user_id: int, today: date) -> None:
     """Something for every form to show: 孙示三 searched through every channel
-    group and still unreachable, 钱示二 reached, 赵示一 gone to work elsewhere
-    (流出), 周示五's transfer letter without a receipt (口袋)."""
+    group and still unreachable, 钱示二 reached (back from abroad), 赵示一 gone
+    to work elsewhere (流出), 周示五's transfer letter without a receipt (口袋)."""
     people = {m.name: m for m in await session.scalars(select(Member))}
     for n, (channel, group) in enumerate(
         (("phone", 1), ("relative", 2), ("hotline", 3), ("police", 5))
@@ -218,6 +218,15 @@ async def _demo_search(session: AsyncSession, user_id: int, today: date) -> None
     people["赵示一"].ethnicity = "汉族"
     people["周示五"].transfer_letter_date = today - timedelta(days=200)
     people["周示五"].transfer_receiver = "示范街道党工委"
+    # 出国（境）情况 (seed 001 附件1 note 7): posted abroad, back days before
+    # the search reached him, asking to resume organisation life.
+    back = today - timedelta(days=20)
+    people["钱示二"].abroad_date = f"{back.year - 2}-{back.month:02d}"
+    people["钱示二"].abroad_reason = "外派"
+    people["钱示二"].abroad_contact = "不定期"
+    people["钱示二"].abroad_party_status = "未办理"
+    people["钱示二"].return_date = back.isoformat()
+    people["钱示二"].org_life_restored = "已申请未恢复"
 
 
 async def _demo_case(session: AsyncSession, member: Member, user_id: int, today: date) -> None:

@@ -245,7 +245,9 @@ class CaseFacts:
     search: SearchState
     probationary: bool  # 预备党员
     today: date
-    abroad: bool = False  # 出国（境）: the search found it the reason contact was lost
+    # 出国（境）: the search found it the reason contact was lost, or the member's
+    # record says they left and are not back (domain.abroad.is_abroad).
+    abroad: bool = False
     misconduct: bool | None = None  # 失联期间有违纪违法行为 (the search outcome's finding)
     # Dispositions already in force or in procedure, with the day each took effect.
     open_outcome: Outcome | None = None  # one case in procedure at a time
@@ -339,7 +341,10 @@ def _refusal_reached(outcome: Outcome, case: CaseFacts) -> InvalidInput | None:
         )
     if outcome is Outcome.RETAIN_ABROAD and not case.abroad:
         return InvalidInput(
-            N_("补办保留组织关系只适用于出国（境）的党员：查找结论的失去联系情形应为“出国（境）”。")
+            N_(
+                "补办保留组织关系只适用于出国（境）的党员：查找结论的失去联系情形应为“出国（境）”，"
+                "或党员信息的出国（境）情况填有出国日期、尚未回国。"
+            )
         )
     if outcome in (Outcome.NORMAL, Outcome.CORRECT) and case.misconduct:
         # 纪律处分 is never replaced by 组织处置 (seed 002 §二、§三).

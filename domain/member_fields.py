@@ -14,6 +14,13 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from domain.abroad import (
+    AbroadContact,
+    AbroadPartyStatus,
+    AbroadReason,
+    OrgLifeRestored,
+    returned_before_leaving,
+)
 from domain.codes import CodeList, Education, Gender, MaritalStatus, MemberType
 from domain.dates import PartialDate, parse_date
 from domain.errors import N_, InvalidInput
@@ -42,6 +49,7 @@ class FieldSpec:
     max_len: int = 50
     choices: type[CodeList] | None = None
     ask_on_add: bool = True  # the /add walk asks it; others are set from the card
+    group: str = ""  # a block of the paper form the field sits in (ABROAD_GROUP)
 
     def parse(self, text: str, *, today: date) -> Any:
         """Typed text (or a cell's text) → the stored value; raises InvalidInput."""
@@ -126,6 +134,9 @@ _PARSERS = {
     Kind.CATEGORY: _text,
 }
 
+# 出国（境）情况 (seed 001 附件1 note 7): a block of its own on the card and the form.
+ABROAD_GROUP = N_("出国（境）情况")
+
 _F = FieldSpec
 FIELDS: tuple[FieldSpec, ...] = (
     _F("name", N_("姓名"), Kind.TEXT, required=True, max_len=30),
@@ -154,10 +165,45 @@ FIELDS: tuple[FieldSpec, ...] = (
     _F("transfer_letter_date", N_("介绍信开出日期"), Kind.DAY, ask_on_add=False),
     _F("transfer_receiver", N_("接收单位"), Kind.TEXT, max_len=100, ask_on_add=False),
     _F("transfer_receipt_date", N_("回执收到日期"), Kind.DAY, ask_on_add=False),
+    _F("abroad_date", N_("出国日期"), Kind.MONTH, ask_on_add=False, group=ABROAD_GROUP),
+    _F(
+        "abroad_reason",
+        N_("出国原因"),
+        Kind.CHOICE,
+        choices=AbroadReason,
+        ask_on_add=False,
+        group=ABROAD_GROUP,
+    ),
+    _F(
+        "abroad_contact",
+        N_("出国后与组织联系情况"),
+        Kind.CHOICE,
+        choices=AbroadContact,
+        ask_on_add=False,
+        group=ABROAD_GROUP,
+    ),
+    _F(
+        "abroad_party_status",
+        N_("党籍处理方式"),
+        Kind.CHOICE,
+        choices=AbroadPartyStatus,
+        ask_on_add=False,
+        group=ABROAD_GROUP,
+    ),
+    _F("return_date", N_("回国日期"), Kind.MONTH, ask_on_add=False, group=ABROAD_GROUP),
+    _F(
+        "org_life_restored",
+        N_("恢复组织生活情况"),
+        Kind.CHOICE,
+        choices=OrgLifeRestored,
+        ask_on_add=False,
+        group=ABROAD_GROUP,
+    ),
 )
 FIELD_BY_KEY: Mapping[str, FieldSpec] = {f.key: f for f in FIELDS}
 REQUIRED = tuple(f for f in FIELDS if f.required)
 ADD_FIELDS = tuple(f for f in FIELDS if f.ask_on_add)
+ABROAD_FIELDS = tuple(f for f in FIELDS if f.group == ABROAD_GROUP)
 
 
 def values_of(record: object) -> dict[str, Any]:
@@ -209,4 +255,6 @@ def check_record(values: Mapping[str, Any]) -> list[InvalidInput]:
         problems.append(InvalidInput(N_("有回执收到日期，却没有介绍信开出日期。")))
     if receipt and letter and receipt < letter:
         problems.append(InvalidInput(N_("回执收到日期不能早于介绍信开出日期。")))
+    if returned_before_leaving(values.get("abroad_date"), values.get("return_date")):
+        problems.append(InvalidInput(N_("回国日期不能早于出国日期。")))
     return problems

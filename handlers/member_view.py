@@ -14,7 +14,7 @@ from domain.codes import MemberType
 from domain.dates import PartialDate
 from domain.family import Relative
 from domain.idcard import mask_id_number, mask_phone
-from domain.member_fields import FIELDS
+from domain.member_fields import ABROAD_FIELDS, ABROAD_GROUP, FIELDS, FieldSpec
 from storage.models import FamilyMember, Member
 from storage.services.members import MemberPage
 
@@ -128,9 +128,10 @@ def card_text(
     ]
     for spec in FIELDS:
         value = getattr(member, spec.key)
-        if value is None and not spec.required:
+        if (value is None and not spec.required) or spec.group:
             continue
         lines.append(f"{_(spec.label)}：{html.quote(spec.display(value))}")
+    lines += abroad_lines(member)
     if relatives:
         lines.append(_("家庭主要成员及重要社会关系："))
         lines += [f"· {html.quote(relative_line(r))}" for r in relatives]
@@ -139,6 +140,18 @@ def card_text(
     if missing:
         lines.append(_("未填写：{fields}").format(fields="、".join(missing)))
     return "\n".join(lines)
+
+
+def abroad_lines(member: Member) -> list[str]:
+    """出国（境）情况 (seed 001 附件1 note 7) as a block under its heading, only
+    the items filled in; nothing for a member with none."""
+    filled = [(s, getattr(member, s.key)) for s in ABROAD_FIELDS]
+    filled = [(s, v) for s, v in filled if v not in (None, "")]
+    if not filled:
+        return []
+    return [f"{_(ABROAD_GROUP)}："] + [
+        f"· {_(s.label)}：{html.quote(s.display(v))}" for s, v in filled
+    ]
 
 
 def card_keyboard(
@@ -184,14 +197,17 @@ def card_keyboard(
 
 
 def fields_keyboard(member_id: int, action: str = "field") -> InlineKeyboardMarkup:
-    buttons = [
-        InlineKeyboardButton(
+    def button(spec: FieldSpec) -> InlineKeyboardButton:
+        return InlineKeyboardButton(
             text=_(spec.label),
             callback_data=MemberAction(action=action, member_id=member_id, arg=spec.key).pack(),
         )
-        for spec in FIELDS
-    ]
-    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+
+    own = [button(s) for s in FIELDS if not s.group]
+    rows = [own[i : i + 3] for i in range(0, len(own), 3)]
+    # The 出国（境） block on rows of its own, two a row: its labels are long.
+    abroad = [button(s) for s in ABROAD_FIELDS]
+    rows += [abroad[i : i + 2] for i in range(0, len(abroad), 2)]
     rows.append(
         [
             InlineKeyboardButton(

@@ -402,15 +402,19 @@ def info_rows(info: MemberInfo) -> list[list[Span]]:
         )
         + _pair("报到党支部联系电话", m.reported_phone if m else None),
     ]
-    abroad_on = (
+    # 出国日期 from the record; a mobile registration 流向 出国（境） dates it when
+    # the record has none (the day the member left, 附件4).
+    abroad_on = v("abroad_date") or (
         day_text(m.left_on) if m is not None and m.direction == FlowDirection.ABROAD.value else None
     )
     rows += [
         _block(ABROAD_BLOCK),
         _pair("出国日期", abroad_on)
-        + _pair("出国原因", None)
-        + _pair("出国后与组织联系情况", None),
-        _pair("党籍处理方式", None) + _pair("回国日期", None) + _pair("恢复组织生活情况", None),
+        + _pair("出国原因", v("abroad_reason"))
+        + _pair("出国后与组织联系情况", v("abroad_contact")),
+        _pair("党籍处理方式", v("abroad_party_status"))
+        + _pair("回国日期", v("return_date"))
+        + _pair("恢复组织生活情况", v("org_life_restored")),
         _block(FAMILY_BLOCK),
         [
             Span("称谓", label=True),

@@ -31,7 +31,8 @@ NOTES = (
     "填写说明：带*的列必须填写。日期写成 2016-03-18、2016.3.18、2016/3/18 或 2016年3月18日；"
     "出生年月、入党时间、转正时间、参加工作时间可只写到月，如 1985-06。"
     "身份证号、联系电话按文字填写（本表各列已设为文本格式，请勿改成数字或日期格式）。"
-    "有下拉框的列请从下拉列表中选择。外出流动、出国（境）等特殊类型党员请在备注栏注明。"
+    "有下拉框的列请从下拉列表中选择。外出流动、出国（境）等特殊类型党员请在备注栏注明；"
+    "出国（境）党员另填“出国（境）情况”各列（出国日期、回国日期可只写到月）。"
     "第一行是虚构的示例，导入时自动跳过，可以删除。"
     "家庭主要成员及重要社会关系填在“家庭成员”工作表。"
 )
@@ -68,7 +69,7 @@ def roster_columns(categories: Sequence[str] = ()) -> tuple[Column, ...]:
         Column(
             header=template_header(spec),
             width=_width(spec),
-            group=TRANSFER_GROUP if spec.key in _TRANSFER_KEYS else None,
+            group=TRANSFER_GROUP if spec.key in _TRANSFER_KEYS else (spec.group or None),
             choices=_choices(spec, categories),
             number_format=TEXT,
         )

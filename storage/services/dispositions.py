@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from domain.abroad import is_abroad
 from domain.codes import LostContactReason, MemberType
 from domain.dispositions import (
     DATE_FACTS,
@@ -229,7 +230,10 @@ async def case_facts(session: AsyncSession, member: Member, today: date) -> Case
         search=search,
         probationary=member.member_type == MemberType.PROBATIONARY.value,
         today=today,
-        abroad=lost_reason == LostContactReason.ABROAD.value,
+        # 出国（境）: the search found it the reason contact was lost, or the
+        # record's 出国（境）情况 says the member left and is not back.
+        abroad=lost_reason == LostContactReason.ABROAD.value
+        or is_abroad(member.abroad_date, member.return_date),
         misconduct=misconduct,
         open_outcome=open_outcome,
         suspended_on=suspended_on,

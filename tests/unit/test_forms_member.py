@@ -155,6 +155,66 @@ def test_member_info_without_mobile_leaves_the_block_blank_note_6() -> None:
     assert got["外出流向"] in ("", None) and got["流入单位"] in ("", None)
 
 
+ABROAD = {
+    "abroad_date": "2024-03-10",
+    "abroad_reason": "留学",
+    "abroad_contact": "定期",
+    "abroad_party_status": "保留党籍三年以上",
+    "return_date": "2026-07",
+    "org_life_restored": "已申请未恢复",
+}
+ABROAD_READ = {
+    "出国日期": "2024年3月10日",
+    "出国原因": "留学",
+    "出国后与组织联系情况": "定期",
+    "党籍处理方式": "保留党籍三年以上",
+    "回国日期": "2026年7月",
+    "恢复组织生活情况": "已申请未恢复",
+}
+
+
+def openpyxl_rows(data: bytes) -> list[list[object]]:
+    ws = load_workbook(io.BytesIO(data)).active
+    return [list(row) for row in ws.iter_rows(values_only=True)]
+
+
+def test_member_info_abroad_block_from_the_record_note_7() -> None:
+    """附件1 note 7: the 出国（境）情况 block carries the record's six items, read
+    back alike by openpyxl and python-calamine, under the block's heading."""
+    values = dict(info().values) | ABROAD
+    data = m.render_member_info(info(values=tuple(values.items())))
+    for rows in (calamine(data), openpyxl_rows(data)):
+        got = pairs(rows)
+        assert {label: got[label] for label in ABROAD_READ} == ABROAD_READ
+        block = next(k for k, row in enumerate(rows) if row[0] == m.ABROAD_BLOCK)
+        assert rows[block + 1][0] == "出国日期" and rows[block + 2][0] == "党籍处理方式"
+
+
+def test_member_info_abroad_date_falls_back_to_a_mobile_record_abroad() -> None:
+    """No 出国日期 in the record: a mobile registration 流向 出国（境） dates it;
+    a record's own date wins over it; no record and no such registration: blank."""
+    mobile = m.MobileInfo(
+        direction="5",
+        reason=None,
+        reason_note=None,
+        certificate_no=None,
+        work_unit=None,
+        destination="某国某市",
+        left_on=date(2025, 5, 1),
+        reported_branch=None,
+        reported_contact=None,
+        reported_post=None,
+        reported_phone=None,
+    )
+    got = pairs(calamine(m.render_member_info(info(mobile=mobile))))
+    assert got["出国日期"] == "2025年5月1日" and got["出国原因"] in ("", None)
+    values = dict(info().values) | {"abroad_date": "2024-03"}
+    both = info(mobile=mobile, values=tuple(values.items()))
+    assert pairs(calamine(m.render_member_info(both)))["出国日期"] == "2024年3月"
+    blank = pairs(calamine(m.render_member_info(info())))
+    assert all(blank[label] in ("", None) for label in ABROAD_READ)
+
+
 # ---------------------------------------------------------------- 一人一档
 
 
