@@ -3,6 +3,9 @@ build the bot and the dispatcher here; nothing global is created at import."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -28,6 +31,7 @@ from bot.settings import Settings
 from bot.throttle import ThrottleMiddleware, TokenBuckets
 from domain.clock import Clock
 from handlers import get_routers
+from storage import crypto
 from storage.fsm import SqlStorage
 
 
@@ -59,6 +63,20 @@ def build_bot(settings: Settings, sender: Sender | None = None) -> Bot:
     return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
 
 
+# A half-way conversation's data holds what was typed (an ID number, a
+# phone): in Redis it is encrypted with the data key as in fsm_record
+# (issue 18, storage/crypto.py), through RedisStorage's json_dumps/json_loads.
+_FSM_AAD = b"redis.fsm.data"
+
+
+def _seal_fsm_data(data: Any) -> str:
+    return crypto.keyring().encrypt(json.dumps(data, ensure_ascii=False), _FSM_AAD)
+
+
+def _open_fsm_data(text: str) -> Any:
+    return json.loads(crypto.keyring().decrypt(text, _FSM_AAD))
+
+
 def build_fsm_storage(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> tuple[BaseStorage, BaseEventIsolation]:
@@ -68,9 +86,10 @@ def build_fsm_storage(
     conversation started on one continues on another, and its Redis locks
     (RedisEventIsolation) keep one user's taps in order across workers. Its
     keys are shaped as SqlStorage's rows (bot, business connection, chat,
-    user, destiny) under REDIS_PREFIX. Without: SqlStorage on
-    ``sessionmaker`` and in-process locks (SimpleEventIsolation), for one
-    process (aiogram issue 1317: quick taps are handled in order)."""
+    user, destiny) under REDIS_PREFIX, and the data is encrypted with the
+    data key. Without: SqlStorage on ``sessionmaker`` and in-process locks
+    (SimpleEventIsolation), for one process (aiogram issue 1317: quick taps
+    are handled in order)."""
     if settings.redis_url:
         from aiogram.fsm.storage.redis import RedisStorage
 
@@ -80,7 +99,12 @@ def build_fsm_storage(
             with_business_connection_id=True,
             with_destiny=True,
         )
-        redis = RedisStorage.from_url(settings.redis_url, key_builder=keys)
+        redis = RedisStorage.from_url(
+            settings.redis_url,
+            key_builder=keys,
+            json_dumps=_seal_fsm_data,
+            json_loads=_open_fsm_data,
+        )
         return redis, redis.create_isolation()
     return SqlStorage(sessionmaker), SimpleEventIsolation()
 

@@ -222,7 +222,8 @@ async def test_a_conversation_started_on_one_worker_continues_on_the_other(worke
     assert "姓名" in sec.last.text
     await sec.send("钱测一")
     assert "身份证号" in (await sec.reply()).text
-    await sec.send(id_number(date(1980, 5, 6), male=False))
+    typed_id = id_number(date(1980, 5, 6), male=False)
+    await sec.send(typed_id)
     replies = await sec.replies(2)
     assert "入党时间" in replies[1].text  # the ID was read on the other worker
     await sec.send("2005年7月")
@@ -234,9 +235,13 @@ async def test_a_conversation_started_on_one_worker_continues_on_the_other(worke
     try:
         prefix = workers.settings[0].redis_prefix
         keys = {k.decode() async for k in redis.scan_iter(match=f"{prefix}:fsm:*")}
+        [data_key] = [k for k in keys if k.endswith(":101:default:data")]
+        stored = (await redis.get(data_key)).decode()
     finally:
         await redis.aclose()
     assert any(k.endswith(":101:default:state") for k in keys), keys
+    # What was typed is encrypted with the data key there (issue 18).
+    assert stored.startswith("v1:") and typed_id not in stored and "钱测一" not in stored
     async with app.sessionmaker() as s:
         assert await s.scalar(select(func.count()).select_from(FsmRecord)) == 0
 
