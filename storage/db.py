@@ -264,6 +264,18 @@ def _is_locked(exc: sqlite3.OperationalError) -> bool:
     return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
+def _small(sql: str, parameters: Any) -> bool:
+    """SQLite compiles a statement and binds its parameters before its first
+    VM instruction, where no progress handler sees the time go: a statement
+    with a huge ``IN (...)`` list (the roster import asks for 100,000 ID
+    numbers at once) goes to the worker without a try in place."""
+    return len(sql) <= _SMALL_SQL and len(parameters) <= _SMALL_PARAMETERS
+
+
+_SMALL_SQL = 20_000  # characters
+_SMALL_PARAMETERS = 500
+
+
 def _reads(sql: str) -> bool:
     # Not "WITH": a common table expression may lead an INSERT.
     return sql.lstrip()[:6].upper() == "SELECT"
@@ -356,7 +368,7 @@ class _Connection:
         begin = self.take_begin()
         stream, self.stream_next = self.stream_next, False
         reads = not many and _reads(sql)
-        if reads and not stream and self._worker.idle:
+        if reads and not stream and self._worker.idle and _small(sql, parameters):
             db = self._in_place()
             budget = _Budget()
             was_in_tx = db.in_transaction

@@ -322,3 +322,34 @@ async def test_many_engines_leave_no_worker_thread_behind(tmp_path: Path) -> Non
             break
         await asyncio.sleep(0.02)
     assert now <= before
+
+
+async def test_a_read_with_a_huge_in_list_goes_to_the_worker_without_a_try_in_place(
+    numbers, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """SQLite compiles and binds before its first instruction, where the
+    budget cannot see the time: the roster import asks for 100,000 ID numbers
+    in one IN (...). Such a read is not tried in place at all."""
+    engine, _probe = numbers
+    tries: list[int] = []
+
+    class Counted(db._Budget):
+        def __init__(self) -> None:
+            tries.append(1)
+            super().__init__()
+
+    monkeypatch.setattr(db, "_Budget", Counted)
+    numbers_table = table("numbers", column("n", Integer))
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+        tries.clear()
+        few = await conn.execute(select(numbers_table.c.n).where(numbers_table.c.n.in_([1, 2])))
+        assert len(few.all()) == 2 and len(tries) == 1
+        wanted = list(range(1, 5_001))
+        rows = await conn.execute(
+            select(numbers_table.c.n, func.thread_id()).where(numbers_table.c.n.in_(wanted))
+        )
+        rows_read = rows.all()
+    assert len(tries) == 1  # none for the long list
+    assert len(rows_read) == 5_000
+    assert {tid for _n, tid in rows_read} != {threading.get_ident()}
