@@ -34,6 +34,7 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import family_sheet
+from domain.abroad import returned_before_leaving
 from domain.clocks import DEFAULT_POCKET_DAYS
 from domain.errors import N_, InvalidInput
 from domain.family_sheet import parse_family_sheet
@@ -419,8 +420,20 @@ async def _plan(session: AsyncSession, actor: Actor, branch_id: int, parsed: Ros
         by_id = {m.id: m for m in found.values()}
         missing = [mid for _, _, mid in matched if mid not in by_id]
         by_id.update({m.id: m for m in await _members(session, Member.id, missing)})
-        for _, row_values, member_id in matched:
+        for row, row_values, member_id in matched:
             changes = _changes(by_id[member_id], row_values)
+            stored = by_id[member_id]._mapping
+            if returned_before_leaving(
+                row_values.get("abroad_date", stored["abroad_date"]),
+                row_values.get("return_date", stored["return_date"]),
+            ):
+                # The row alone was checked; with the date already on file it
+                # is the record's rule again (seed 001 附件1 note 7).
+                problem = InvalidInput(N_("回国日期不能早于出国日期。"))
+                plan.errors.append(
+                    RowError(row, FIELD_BY_KEY["return_date"].label, problem.render())
+                )
+                continue
             if changes:
                 plan.updates.append((member_id, changes))
             else:

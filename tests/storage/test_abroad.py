@@ -156,6 +156,43 @@ async def test_the_roster_import_takes_the_block_columns_and_audits_them(session
     )
 
 
+def _filled(row: dict[str, object]) -> bytes:
+    """The real template with one member's row, as a secretary fills it in."""
+    column = {f.key: i + 1 for i, f in enumerate(FIELDS)}
+    book = load_workbook(io.BytesIO(template_workbook("一支部", TODAY)))
+    sheet = book.worksheets[0]
+    for key, value in row.items():
+        sheet.cell(row=7, column=column[key], value=value)
+    data = io.BytesIO()
+    book.save(data)
+    return data.getvalue()
+
+
+@both_backends
+async def test_the_roster_import_checks_a_return_against_the_date_on_file(session, place):
+    """A row with 回国日期 alone is checked against the 出国日期 already on file:
+    earlier, and the file imports nothing; later, and it is taken."""
+    branch, secretary, member_id = place
+    await members.update_fields(session, secretary, member_id, {"abroad_date": "2024-03-10"})
+    await session.rollback()
+    row = {**member_values(11), "member_type": "正式党员", "return_date": "2024-02"}
+
+    refused = await import_roster(session, secretary, branch, _filled(row), today=TODAY)
+
+    assert (refused.updated, refused.error_count) == (0, 1)
+    (error,) = refused.errors
+    assert error.column == "回国日期" and "回国日期不能早于出国日期" in error.message
+    assert await session.scalar(select(Member.return_date).where(Member.id == member_id)) is None
+    await session.rollback()
+    taken = await import_roster(
+        session, secretary, branch, _filled({**row, "return_date": "2024-04"}), today=TODAY
+    )
+    assert (taken.updated, taken.error_count) == (1, 0)
+    assert await session.scalar(select(Member.return_date).where(Member.id == member_id)) == (
+        "2024-04"
+    )
+
+
 # ---------------------------------------------------------------- dispositions
 
 
