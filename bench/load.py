@@ -1,0 +1,311 @@
+"""Bench (issue 17, Proof): N scripted secretaries (default 500) each log a
+search attempt (/log, six steps) through the local Bot API emulator against
+
+  (a) one polling `paicha run` process on SQLite, and
+  (b) two `paicha run --webhook` processes on PostgreSQL + Redis behind one
+      round-robin address (nginx's upstream in production),
+
+and, in the same harness, the bare aiogram echo bot polling with the same
+Sender (the fair baseline: six steps, one reply each). Every bot runs in its
+own process (bench/load_worker.py) with the relaxed Sender, so the figures are
+the bots' own cost, not Telegram's 30 messages a second. Prints throughput
+(steps/s) and p50/p95/p99 latency of each, then the two ratios the issue
+sets: (b)/(a) throughput (target ≥ 1.6) and (b)'s p95 / the echo bot's
+(target ≤ 3). It never asserts.
+
+    .venv/bin/python bench/load.py [--users 500] [--pg-url URL] [--redis-url URL]
+
+PostgreSQL and Redis default to PAICHA_TEST_PG_URL / PAICHA_TEST_REDIS_URL
+(`.ci/start-postgres.sh`, `.ci/start-redis.sh`); without them (b) is skipped.
+The harness (emulator, balancer, users) is one process too: on a machine with
+few cores it competes with the bots, which the printed CPU count shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from log_attempts import (  # noqa: E402
+    BASELINE_SCRIPT,
+    PAICHA_SCRIPT,
+    SECRETARY_BASE,
+    TOKEN,
+    Result,
+    drive,
+    populate,
+    table,
+)
+from redis.asyncio import Redis  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from emulator import BotApiEmulator  # noqa: E402
+from storage import crypto  # noqa: E402
+from storage.db import create_engine, make_sessionmaker  # noqa: E402
+from storage.migrate import upgrade_async  # noqa: E402
+from tests.e2e.test_webhook import free_port  # noqa: E402
+from tests.e2e.test_workers import RoundRobin  # noqa: E402
+
+WORKER = ROOT / "bench" / "load_worker.py"
+SECRET = "bench_load_secret-0123456789"
+ECHO_BASE = 700_000
+
+
+class Processes:
+    """The bot processes of one scenario, stopped (SIGTERM, then SIGKILL) at the end."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.workdir, self.env = workdir, env
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.log = workdir / "bots.log"
+
+    def start(self, kind: str, **extra: str) -> None:
+        self.procs.append(
+            subprocess.Popen(
+                [sys.executable, str(WORKER), kind],
+                cwd=self.workdir,  # no .env here: only the environment configures them
+                env={**self.env, **extra},
+                stdout=subprocess.DEVNULL,
+                stderr=self.log.open("ab"),
+            )
+        )
+
+    def alive(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is not None:
+                tail = self.log.read_text(errors="replace")[-2000:]
+                raise SystemExit(f"a bot process exited ({proc.returncode}):\n{tail}")
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+async def until(
+    check: Callable[[], bool],
+    what: str,
+    procs: Processes,
+    timeout: float = 90,  # noqa: ASYNC109
+) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        procs.alive()
+        if loop.time() > deadline:
+            raise SystemExit(f"{what}: not within {timeout:.0f} s")
+        await asyncio.sleep(0.1)
+
+
+def polling(emulator: BotApiEmulator) -> bool:
+    return any(method.lower() == "getupdates" for method, _ in emulator.calls)
+
+
+async def prepared(url: str, n: int) -> None:
+    """Migrated and populated as log_attempts populates (n branches, one
+    secretary each, two lost members), before any bot starts."""
+    await upgrade_async(url)
+    engine = create_engine(url)
+    try:
+        await populate(SimpleNamespace(sessionmaker=make_sessionmaker(engine)), n)  # type: ignore[arg-type]
+    finally:
+        await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def pg_database(admin_url: str) -> AsyncIterator[str]:
+    name = f"paicha_load_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def run(
+    name: str,
+    n: int,
+    script: list,  # type: ignore[type-arg]
+    first_id: int,
+    emulator: BotApiEmulator,
+    args: argparse.Namespace,
+) -> Result:
+    result = Result(name, n, n * len(script))
+    loop = asyncio.get_running_loop()
+    ids = [first_id + i for i in range(n)]
+    await drive(emulator, result, ids, script, args.step_timeout, loop.time() + args.timeout)
+    return result
+
+
+def base_env(emulator: BotApiEmulator, workdir: Path, database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "BOT_TOKEN": TOKEN,
+        "BOT_API_URL": emulator.base_url,
+        "DATABASE_URL": database_url,
+        "SCHEDULER_ENABLED": "false",
+        "THROTTLE_RATE": "0",  # scripted users are faster than people
+        "DATA_DIR": str(workdir / "data"),
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+async def echo(args: argparse.Namespace, tmp: Path) -> Result:
+    async with BotApiEmulator() as emulator:
+        procs = Processes(tmp, base_env(emulator, tmp, "sqlite+aiosqlite:///unused.sqlite3"))
+        procs.start("echo-poll")
+        try:
+            await until(lambda: polling(emulator), "the echo bot polling", procs)
+            return await run(
+                "echo bot, 1 process", args.users, BASELINE_SCRIPT, ECHO_BASE, emulator, args
+            )
+        finally:
+            procs.stop()
+
+
+async def one_polling(args: argparse.Namespace, tmp: Path) -> Result:
+    url = f"sqlite+aiosqlite:///{tmp / 'a.sqlite3'}"
+    await prepared(url, args.users)
+    async with BotApiEmulator() as emulator:
+        procs = Processes(tmp, base_env(emulator, tmp, url))
+        procs.start("paicha-poll")
+        try:
+            await until(lambda: polling(emulator), "paicha polling", procs)
+            return await run(
+                "(a) 1 polling process, SQLite",
+                args.users,
+                PAICHA_SCRIPT,
+                SECRETARY_BASE,
+                emulator,
+                args,
+            )
+        finally:
+            procs.stop()
+
+
+async def two_webhooks(args: argparse.Namespace, tmp: Path) -> Result:
+    prefix = f"paicha_load_{uuid.uuid4().hex[:10]}"
+    ports = [free_port(), free_port()]
+    async with pg_database(args.pg_url) as url:
+        await prepared(url, args.users)
+        async with (
+            BotApiEmulator(webhook_timeout=60, webhook_retry=(0.05, 0.5)) as emulator,
+            RoundRobin([f"http://127.0.0.1:{p}" for p in ports]) as proxy,
+        ):
+            env = {
+                **base_env(emulator, tmp, url),
+                "REDIS_URL": args.redis_url,
+                "REDIS_PREFIX": prefix,
+                "WEBHOOK_URL": proxy.url,
+                "WEBHOOK_SECRET": SECRET,
+                "WEBHOOK_HOST": "127.0.0.1",
+            }
+            procs = Processes(tmp, env)
+            for port in ports:
+                procs.start("paicha-webhook", WEBHOOK_PORT=str(port))
+            try:
+                await until(lambda: emulator.webhook is not None, "the webhook set", procs)
+                await asyncio.sleep(2)  # both workers up (each sets the same webhook)
+                procs.alive()
+                return await run(
+                    "(b) 2 webhook workers, PG + Redis",
+                    args.users,
+                    PAICHA_SCRIPT,
+                    SECRETARY_BASE,
+                    emulator,
+                    args,
+                )
+            finally:
+                procs.stop()
+                await forget(args.redis_url, prefix)
+
+
+async def forget(redis_url: str, prefix: str) -> None:
+    redis = Redis.from_url(redis_url)
+    try:
+        keys = [k async for k in redis.scan_iter(match=f"{prefix}:*")]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
+
+
+def extra(results: list[Result]) -> str:
+    lines = []
+    for r in results:
+        lines.append(f"{r.name:<38} p99 {r.pct(0.99):8.0f} ms")
+        for error, count in r.errors.most_common(3):
+            lines.append(f"    {count}× {error}")
+    return "\n".join(lines)
+
+
+async def main(args: argparse.Namespace) -> int:
+    key = crypto.encode_key(crypto.new_key())  # one invented data key for every process
+    os.environ["PAICHA_DATA_KEY"] = key
+    crypto.install(crypto.Keyring([crypto.decode_key(key)]))
+    print(f"{args.users} secretaries, 6 steps each; {os.cpu_count()} CPU(s) for harness and bots")
+    scenarios: list[Callable[[argparse.Namespace, Path], Awaitable[Result]]] = [echo, one_polling]
+    if args.pg_url and args.redis_url:
+        scenarios.append(two_webhooks)
+    else:
+        print(
+            "(b) skipped: needs --pg-url and --redis-url (or PAICHA_TEST_PG_URL / PAICHA_TEST_REDIS_URL)"
+        )
+    results = []
+    for scenario in scenarios:
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            results.append(await scenario(args, Path(tmp)))
+            print(
+                f"  {results[-1].name}: {time.perf_counter() - started:.0f} s with set-up",
+                flush=True,
+            )
+    baseline = results[0]
+    print(table(results, baseline))
+    print(extra(results))
+    a = results[1]
+    if len(results) > 2:
+        b = results[2]
+        print(
+            f"throughput (b)/(a): {b.rate / a.rate if a.rate else float('nan'):.2f} (target ≥ 1.6)"
+        )
+        print(f"p95 (b)/echo bot:   {b.pct(0.95) / baseline.pct(0.95):.2f} (target ≤ 3)")
+    print(f"p95 (a)/echo bot:   {a.pct(0.95) / baseline.pct(0.95):.2f}")
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--pg-url", default=os.environ.get("PAICHA_TEST_PG_URL"))
+    parser.add_argument("--redis-url", default=os.environ.get("PAICHA_TEST_REDIS_URL"))
+    parser.add_argument("--step-timeout", type=float, default=60)
+    parser.add_argument("--timeout", type=float, default=300, help="seconds per scenario")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse_args())))
