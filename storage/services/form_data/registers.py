@@ -132,10 +132,10 @@ async def collect_roster(session: AsyncSession, ctx: ExportContext) -> RenderJob
     once per column, so 100,000 rows stay small here and in the pickle a worker
     receives.
 
-    Pages, not one statement under ``yield_per``: ``storage.db`` hands a SQLite
-    statement's rows over all at once, so one statement for 100,000 members
-    held every raw row (about 170 MB) until the last was read. A small page is
-    also read in place within ``storage.db``'s budget, with no trip to the
+    Pages, not one statement under ``yield_per``: when this was written
+    ``storage.db`` handed a SQLite statement's rows over all at once (about
+    170 MB for 100,000 members); it streams them now, but a small page is also
+    read in place within ``storage.db``'s time budget, with no trip to the
     connection's thread: of 100 to 10,000 rows, 250 to 500 read fastest."""
     columns = [getattr(Member, spec.key) for spec in FIELDS]
     page_of = (
