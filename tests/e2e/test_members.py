@@ -38,8 +38,10 @@ async def test_add_walks_required_fields_and_saves_after_confirm(branch_world):
     assert "钱测一" in summary.text and "女" in summary.text and "1980年5月6日" in summary.text
     assert await _members(branch_world) == []  # nothing saved before the confirm tap
     await sec.press("保存")
-    saved = await sec.wait_idle()
-    assert "已保存" in saved[-1].text, [m.text for m in saved]
+    # A longer quiet spell than the default 0.3 s: on a loaded machine the
+    # save can take that long before its first word.
+    saved = await sec.wait_idle(quiet=1.5, timeout=15)
+    assert saved and "已保存" in saved[-1].text, [m.text for m in saved]
     [member] = await _members(branch_world)
     assert member.name == "钱测一" and member.gender == "女" and member.birth == "1980-05-06"
     async with branch_world.app.sessionmaker() as s:
