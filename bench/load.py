@@ -50,7 +50,6 @@ from log_attempts import (  # noqa: E402
     populate,
     table,
 )
-from redis.asyncio import Redis  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from emulator import BotApiEmulator  # noqa: E402
@@ -58,7 +57,7 @@ from storage import crypto  # noqa: E402
 from storage.db import create_engine, make_sessionmaker  # noqa: E402
 from storage.migrate import upgrade_async  # noqa: E402
 from tests.e2e.test_webhook import free_port  # noqa: E402
-from tests.e2e.test_workers import RoundRobin  # noqa: E402
+from tests.e2e.test_workers import RoundRobin, _forget  # noqa: E402
 
 WORKER = ROOT / "bench" / "load_worker.py"
 SECRET = "bench_load_secret-0123456789"
@@ -240,17 +239,7 @@ async def two_webhooks(args: argparse.Namespace, tmp: Path) -> Result:
                 )
             finally:
                 procs.stop()
-                await forget(args.redis_url, prefix)
-
-
-async def forget(redis_url: str, prefix: str) -> None:
-    redis = Redis.from_url(redis_url)
-    try:
-        keys = [k async for k in redis.scan_iter(match=f"{prefix}:*")]
-        if keys:
-            await redis.delete(*keys)
-    finally:
-        await redis.aclose()
+                await _forget(args.redis_url, prefix)
 
 
 def extra(results: list[Result]) -> str:
