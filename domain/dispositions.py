@@ -248,6 +248,9 @@ class CaseFacts:
     # 出国（境）: the search found it the reason contact was lost, or the member's
     # record says they left and are not back (domain.abroad.is_abroad).
     abroad: bool = False
+    # 出国（境）定居: the record's 出国原因 is 定居 and the member is not back.
+    # Only then may a reached full member be suspended (seed 002 §四).
+    settled_abroad: bool = False
     misconduct: bool | None = None  # 失联期间有违纪违法行为 (the search outcome's finding)
     # Dispositions already in force or in procedure, with the day each took effect.
     open_outcome: Outcome | None = None  # one case in procedure at a time
@@ -331,12 +334,14 @@ def refusal(outcome: Outcome, case: CaseFacts) -> InvalidInput | None:
 
 
 def _refusal_reached(outcome: Outcome, case: CaseFacts) -> InvalidInput | None:
-    if outcome is Outcome.SUSPEND and not (case.abroad and not case.probationary):
-        # 重新取得联系的出国（境）定居的正式党员 may be suspended (seed 002 §四).
+    if outcome is Outcome.SUSPEND and not (case.settled_abroad and not case.probationary):
+        # 重新取得联系的出国（境）定居的正式党员 may be suspended (seed 002 §四);
+        # being abroad to study or work is not enough (they keep 保留组织关系).
         return InvalidInput(
             N_(
                 "已经取得联系的党员不能停止党籍：停止党籍只适用于经查找仍然无法取得联系的党员"
-                "（出国（境）定居的正式党员除外）。"
+                "（出国（境）定居的正式党员除外：请先在党员信息的出国（境）情况中"
+                "填写出国日期并将出国原因选为“定居”）。"
             )
         )
     if outcome is Outcome.RETAIN_ABROAD and not case.abroad:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from domain.abroad import is_abroad
+from domain.abroad import AbroadReason, is_abroad
 from domain.codes import LostContactReason, MemberType
 from domain.dispositions import (
     DATE_FACTS,
@@ -234,6 +234,8 @@ async def case_facts(session: AsyncSession, member: Member, today: date) -> Case
         # record's 出国（境）情况 says the member left and is not back.
         abroad=lost_reason == LostContactReason.ABROAD.value
         or is_abroad(member.abroad_date, member.return_date),
+        settled_abroad=is_abroad(member.abroad_date, member.return_date)
+        and member.abroad_reason == AbroadReason.SETTLED.value,
         misconduct=misconduct,
         open_outcome=open_outcome,
         suspended_on=suspended_on,

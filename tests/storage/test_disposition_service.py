@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from domain.dispositions import PLANS, Outcome, Side, Status, Step
 from domain.errors import InvalidInput
@@ -20,6 +20,7 @@ from storage.models import (
     Disposition,
     DispositionAppeal,
     DispositionEvent,
+    Member,
     RoleGrant,
     SearchOutcome,
     User,
@@ -217,6 +218,26 @@ async def test_suspension_is_refused_for_a_reached_member_R_SUSPEND_2Y(session, 
     with pytest.raises(InvalidInput, match="停止党籍只适用于经查找仍然无法取得联系的党员"):
         await cases.open_case(session, world.sec, member_id, Outcome.SUSPEND, TODAY)
     assert await _count(session, Disposition) == 0
+
+
+@both_backends
+async def test_only_a_member_settled_abroad_may_be_suspended_once_reached_seed_002_section_4(
+    session, world
+):
+    """重新取得联系的出国（境）定居的正式党员 (seed 002 §四): the record's 出国原因
+    must be 定居; abroad to study is not enough (the notice wins over a looser
+    reading of 出国（境）)."""
+    member_id = await world.member(session)
+    await world.reached(session, member_id, abroad=True)
+    studying = (await _refusals(session, world, member_id))[Outcome.SUSPEND]
+    assert "出国原因选为“定居”" in studying
+    settle = update(Member).where(Member.id == member_id)
+    await session.execute(settle.values(abroad_date="2023-05", abroad_reason="定居"))
+    await session.commit()
+    assert (await _refusals(session, world, member_id))[Outcome.SUSPEND] == ""
+    await session.execute(settle.values(return_date="2026-01"))  # back: not 定居 abroad
+    await session.commit()
+    assert "定居" in (await _refusals(session, world, member_id))[Outcome.SUSPEND]
 
 
 @both_backends

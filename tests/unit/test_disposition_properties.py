@@ -437,6 +437,7 @@ CASES = st.builds(
     probationary=st.booleans(),
     today=CASE_DAYS,
     abroad=st.booleans(),
+    settled_abroad=st.booleans(),
     misconduct=st.sampled_from([None, False, True]),
     open_outcome=st.one_of(st.none(), st.sampled_from(list(Outcome))),
     suspended_on=st.one_of(st.none(), CASE_DAYS),
@@ -457,8 +458,9 @@ def test_refusal_never_allows_what_the_rules_forbid_R_SUSPEND_2Y_R_PROBATION(cas
         assert free == []
         assert case.left_by.label in refusal(Outcome.DISCIPLINE, case).render()
         return
-    if case.search is not SearchState.UNREACHABLE and not case.abroad:
-        # A reached member is never suspended, unless settled abroad (seed 002 §四).
+    if case.search is not SearchState.UNREACHABLE and not case.settled_abroad:
+        # A reached member is never suspended, unless settled abroad (seed 002 §四):
+        # abroad to study or work is not enough.
         assert Outcome.SUSPEND not in free
     if not case.abroad:
         assert Outcome.RETAIN_ABROAD not in free

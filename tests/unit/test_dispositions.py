@@ -206,9 +206,13 @@ def test_a_branch_cannot_record_a_committee_step():
 def test_a_reached_member_settled_abroad_may_be_suspended_seed_002_section_4():
     """重新取得联系的出国（境）定居的正式党员: 停止党籍; a probationary one is not
     kept (取消预备党员资格); at home, a reached member is never suspended."""
-    assert refusal(Outcome.SUSPEND, case(abroad=True)) is None
+    assert refusal(Outcome.SUSPEND, case(abroad=True, settled_abroad=True)) is None
     assert "出国（境）定居的正式党员除外" in refusal(Outcome.SUSPEND, case()).render()
-    assert refusal(Outcome.SUSPEND, case(abroad=True, probationary=True)) is not None
+    # Abroad to study, work or visit (not 定居): 保留组织关系, never 停止党籍.
+    studying = refusal(Outcome.SUSPEND, case(abroad=True))
+    assert studying is not None and "定居" in studying.render()
+    settled_probationary = case(abroad=True, settled_abroad=True, probationary=True)
+    assert refusal(Outcome.SUSPEND, settled_probationary) is not None
     assert refusal(Outcome.CANCEL_PROBATION, case(abroad=True, probationary=True)) is None
 
 
