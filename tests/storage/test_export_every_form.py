@@ -19,8 +19,9 @@ from python_calamine import CalamineWorkbook
 from sqlalchemy import select
 
 from bot.demo import COMMITTEE, seed_demo
+from reports.builder import MARKING
 from reports.catalogue import FORMS
-from storage.models import Member, Organisation
+from storage.models import AuditEvent, Member, Organisation
 from storage.services import exports
 from storage.services.access import Actor, Grant, Role
 from storage.services.form_data import RenderJob
@@ -74,13 +75,22 @@ async def _every_file(session, actor, orgs, people) -> dict[str, bytes]:
 
 
 async def test_every_form_builds_on_the_demo_data_and_opens(session, demo):
+    """Each file opens, and each carries 内部资料 注意保密 and who exported it
+    when, in its properties and on every printed page; each export is an
+    audit event (issue 18 §6, R-CONFIDENTIAL)."""
     actor, orgs, people = demo
     files = await _every_file(session, actor, orgs, people)
     assert files, "no form has a collector yet"
+    stamp = await exports.stamp(session, actor, NOW)
+    assert "2026-12-04 02:00" in stamp
     for name, content in files.items():
         if name.endswith(".xlsx"):
             book = openpyxl.load_workbook(io.BytesIO(content))
-            assert book.properties.subject == "内部资料 注意保密", name
+            assert book.properties.subject == MARKING, name
+            assert book.properties.creator == stamp and stamp in book.properties.description
+            for sheet in book.worksheets:
+                assert sheet.oddHeader.right.text == MARKING, (name, sheet.title)
+                assert sheet.oddFooter.right.text == stamp, (name, sheet.title)
             calamine = CalamineWorkbook.from_filelike(io.BytesIO(content))
             first = calamine.get_sheet_by_index(0).to_python()
             assert first and any(str(c).strip() for c in first[0]), name
@@ -89,6 +99,14 @@ async def test_every_form_builds_on_the_demo_data_and_opens(session, demo):
 
             document = docx.Document(io.BytesIO(content))
             assert document.paragraphs, name
+            assert document.core_properties.author == stamp, name
+            assert MARKING in document.core_properties.comments, name
+            footer = "".join(p.text for p in document.sections[0].footer.paragraphs)
+            assert stamp in footer, name
+    logged = list(
+        await session.scalars(select(AuditEvent.new_value).where(AuditEvent.action == "export"))
+    )
+    assert sorted(logged) == sorted(files), "every export is an audit event, by file name"
 
 
 async def test_libreoffice_converts_every_file_to_pdf(session, demo, tmp_path):
