@@ -87,11 +87,12 @@ def build_fsm_storage(
     (RedisEventIsolation) keep one user's taps in order across workers. Its
     keys are shaped as SqlStorage's rows (bot, business connection, chat,
     user, destiny) under REDIS_PREFIX, and the data is encrypted with the
-    data key. Without: SqlStorage on ``sessionmaker`` and in-process locks
+    data key; a conversation step records its update as SqlStorage's does
+    (storage.redis_fsm). Without: SqlStorage on ``sessionmaker`` and in-process locks
     (SimpleEventIsolation), for one process (aiogram issue 1317: quick taps
     are handled in order)."""
     if settings.redis_url:
-        from aiogram.fsm.storage.redis import RedisStorage
+        from storage.redis_fsm import RecordingRedisStorage
 
         keys = DefaultKeyBuilder(
             prefix=f"{settings.redis_prefix}:fsm",
@@ -99,8 +100,10 @@ def build_fsm_storage(
             with_business_connection_id=True,
             with_destiny=True,
         )
-        redis = RedisStorage.from_url(
+        engine = sessionmaker.kw["bind"]
+        redis = RecordingRedisStorage.from_url(
             settings.redis_url,
+            engine=engine,
             key_builder=keys,
             json_dumps=_seal_fsm_data,
             json_loads=_open_fsm_data,

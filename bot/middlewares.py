@@ -5,8 +5,9 @@ The session is closed (and anything uncommitted rolled back) after the
 handler, whatever happens; services commit their own write units before the
 bot says “已保存” (STYLE 15).
 
-Each update is handled once (issue 17 point 4): the session records the
-update's id in its first write transaction (``storage.services.processed``),
+Each update is handled once (issue 17 point 4): the session, or the
+conversation storage, records the update's id in its first write
+transaction (``storage.services.processed``),
 so a redelivered update stops at its first write (``DuplicateUpdate``),
 changes nothing and says nothing; an uploaded file handled already is skipped
 before its handler downloads it again.
@@ -85,11 +86,13 @@ class DatabaseMiddleware(BaseMiddleware):
             except Exception as exc:
                 await _apologise(event, exc)
                 return None
-            if update_id is not None:
-                # From here on, the first write unit also records the update.
-                processed.expect(session, update_id, self.clock.now())
             try:
-                return await handler(event, data)
+                if update_id is None:
+                    return await handler(event, data)
+                # From here on, the first write unit (the session's or the
+                # conversation's) also records the update.
+                with processed.handling(session, update_id, self.clock.now()):
+                    return await handler(event, data)
             except DuplicateUpdate as dup:  # an update no GuardMiddleware saw
                 _already_done(dup)
                 return None

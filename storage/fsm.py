@@ -9,14 +9,17 @@ turns the ``StorageKey`` into the row's key and data is stored as JSON.
 Every call runs on a connection of its own from the sessionmaker's engine
 (never the handler's session): a read is one statement without a
 transaction (``read_alone``), a write one unit of work (``write_alone``, as
-``write_tx`` does for sessions).
+``write_tx`` does for sessions). A write made while an update is handled
+records the update's id in the same unit when nothing has yet
+(``storage.services.processed``): a conversation step delivered twice moves
+the conversation on once.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.context import FSMContext
@@ -36,12 +39,14 @@ from sqlalchemy.sql import Executable
 
 from storage.db import read_alone, write_alone
 from storage.models import FsmRecord
+from storage.services import processed
 
 _KEY_MAX = FsmRecord.__table__.c.key.type.length
 _STATE_MAX = FsmRecord.__table__.c.state.type.length
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 _Record = tuple[str | None, dict[str, Any]]
+_T = TypeVar("_T")
 
 # Built once, with the key as a parameter: building a statement costs more
 # than running it (issue 3).
@@ -240,7 +245,7 @@ class SqlStorage(BaseStorage):
             )
             self._upserts[columns] = statement
         params = {"row_key": self._key(key), **{f"new_{c}": v for c, v in values.items()}}
-        await write_alone(self._bind, lambda c: c.execute(statement, params))
+        await self._unit(lambda c: c.execute(statement, params))
 
     async def _clear_column(self, key: StorageKey, column: str) -> None:
         """Empty ``state`` or ``data``; the row goes when the other is empty too."""
@@ -250,11 +255,11 @@ class SqlStorage(BaseStorage):
             connection.execute(_DELETE_IF_EMPTY[column], params)
             connection.execute(_CLEAR[column], params)
 
-        await write_alone(self._bind, clear)
+        await self._unit(clear)
 
     async def _delete(self, key: StorageKey) -> None:
         params = {"row_key": self._key(key)}
-        await write_alone(self._bind, lambda c: c.execute(_DELETE, params))
+        await self._unit(lambda c: c.execute(_DELETE, params))
 
     async def _write(
         self, key: StorageKey, change: Callable[[str | None, dict[str, Any]], _Record]
@@ -289,7 +294,23 @@ class SqlStorage(BaseStorage):
                 )
             return state, data
 
-        return await write_alone(self._bind, write)
+        return await self._unit(write)
+
+    async def _unit(self, work: Callable[[Connection], _T]) -> _T:
+        """``work`` as one write unit; the update being handled, if not yet
+        recorded, is recorded in it (a redelivery raises DuplicateUpdate
+        before anything is written)."""
+        mark = processed.pending()
+        if mark is None:
+            return await write_alone(self._bind, work)
+
+        def recorded_work(connection: Connection) -> _T:
+            processed.record_on(connection, mark)
+            return work(connection)
+
+        result = await write_alone(self._bind, recorded_work)
+        mark.recorded = True
+        return result
 
 
 async def replace(context: FSMContext, state: StateType, data: Mapping[str, Any]) -> None:

@@ -13,11 +13,21 @@ waits for the first's transaction and then finds the row; on SQLite writers
 take turns). When the id is there already, the insert adds nothing and
 ``DuplicateUpdate`` is raised before any effect is written; the bot treats it
 as "already done" and says nothing. Reads record nothing (a read-only update
-handled twice answers twice and changes nothing), and neither do the
-conversation state (``storage/fsm.py``, its own connections) nor writes made
+handled twice answers twice and changes nothing), nor do writes made
 before the handler (``see_user``: idempotent). An update whose handling
 writes in several transactions (the roster import, an export's audit row) is
 recorded with the first.
+
+A conversation step that changes only the conversation state (a number typed
+into a form: it goes into the FSM data, the database sees it at 保存) is
+recorded too, by the FSM storage's write (``pending`` / ``record_on``): the
+bot names the update for its whole handling (``handling``), so whichever
+writes first, the session or the conversation, records it, and a second
+delivery stops at that write instead of taking "30" as the answer to the next
+question as well. On ``SqlStorage`` the id goes into the conversation's own
+write transaction; on Redis (``storage.redis_fsm``) it is committed just
+before the conversation is written, so a crash between the two loses that
+step (the user types it again) rather than applying it twice.
 
 ``seen`` is the cheap check before handling: an update recorded already is
 skipped without a word. ``prune`` forgets ids older than ``KEEP`` (the
@@ -26,6 +36,10 @@ scheduler's leader calls it); Telegram redelivers for 24 hours at most.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -41,7 +55,7 @@ from storage.models import ProcessedUpdate
 KEEP = timedelta(days=7)
 
 _TABLE: Any = ProcessedUpdate.__table__
-_EXPECTED = "paicha_update"  # session.info: (update_id, when) until recorded
+_EXPECTED = "paicha_update"  # session.info: the update's Expected
 _RECORDING = "paicha_update_tx"  # session.info: the open transaction records it
 _RECORD: dict[str, Any] = {}  # dialect → the insert (_record_statement)
 _SEEN = select(_TABLE.c.update_id).where(_TABLE.c.update_id == bindparam("update_id"))
@@ -60,14 +74,60 @@ class UpdateSession(Session):
     its first write transaction records the update named by ``expect``."""
 
 
-def expect(session: AsyncSession, update_id: int, now: datetime) -> None:
+@dataclass(slots=True)
+class Expected:
+    """The update being handled, and whether its id is committed yet."""
+
+    update_id: int
+    at: datetime
+    recorded: bool = False
+
+
+# The update whose handling runs in this task (``handling``): what the FSM
+# storage records when a conversation step writes before the session does.
+_CURRENT: ContextVar[Expected | None] = ContextVar("paicha_update", default=None)
+
+
+def expect(session: AsyncSession, update_id: int, now: datetime) -> Expected:
     """Record ``update_id`` in the session's next write transaction."""
-    session.info[_EXPECTED] = (update_id, utc(now))
+    mark = session.info[_EXPECTED] = Expected(update_id, utc(now))
+    return mark
+
+
+@contextmanager
+def handling(session: AsyncSession, update_id: int, now: datetime) -> Iterator[Expected]:
+    """``expect``, and the same update named for the conversation storage's
+    writes in this task until the block ends."""
+    mark = expect(session, update_id, now)
+    token = _CURRENT.set(mark)
+    try:
+        yield mark
+    finally:
+        _CURRENT.reset(token)
+
+
+def pending() -> Expected | None:
+    """The update being handled in this task, if its id is not committed yet."""
+    mark = _CURRENT.get()
+    return mark if mark is not None and not mark.recorded else None
+
+
+def record_on(connection: Connection, mark: Expected) -> None:
+    """Inside a write transaction on ``connection``: insert the update's id, or
+    raise DuplicateUpdate when a delivery before this one committed it. The
+    caller sets ``mark.recorded`` once its transaction commits."""
+    inserted = connection.execute(
+        _record_statement(connection.dialect.name),
+        {"update_id": mark.update_id, "handled_at": mark.at},
+    ).first()
+    if inserted is None:
+        raise DuplicateUpdate(mark.update_id)
 
 
 def recorded(session: AsyncSession) -> bool:
     """True once the expected update's id is committed (or none was expected)."""
-    return _EXPECTED not in session.info
+    mark = session.info.get(_EXPECTED)
+    return mark is None or mark.recorded
 
 
 def _record_statement(dialect: str) -> Any:
@@ -87,8 +147,8 @@ def _record_statement(dialect: str) -> Any:
 
 @event.listens_for(UpdateSession, "after_begin")
 def _record(session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
-    expected = session.info.get(_EXPECTED)
-    if expected is None:
+    mark: Expected | None = session.info.get(_EXPECTED)
+    if mark is None or mark.recorded:
         return
     # write_tx begins its transactions with this option (BEGIN IMMEDIATE on
     # SQLite, and the same option on PostgreSQL): only a write unit records.
@@ -96,19 +156,17 @@ def _record(session: Session, _transaction: SessionTransaction, connection: Conn
     session.info[_RECORDING] = writes
     if not writes:
         return
-    update_id, at = expected
-    inserted = connection.execute(
-        _record_statement(connection.dialect.name), {"update_id": update_id, "handled_at": at}
-    ).first()
-    if inserted is None:
+    try:
+        record_on(connection, mark)
+    except DuplicateUpdate:
         session.info[_RECORDING] = False
-        raise DuplicateUpdate(update_id)
+        raise
 
 
 @event.listens_for(UpdateSession, "after_commit")
 def _committed(session: Session) -> None:
     if session.info.pop(_RECORDING, False):
-        del session.info[_EXPECTED]
+        session.info[_EXPECTED].recorded = True
 
 
 @event.listens_for(UpdateSession, "after_rollback")

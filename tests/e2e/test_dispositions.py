@@ -9,6 +9,7 @@ person only; a forged button for another branch's case is refused
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,7 @@ from storage.db import write_tx
 from storage.models import DispositionEvent, Member, SearchOutcome
 from storage.services.access import Role
 from tests.e2e.conftest import NOW, World
+from tests.e2e.test_update_once import Recorder
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FILING_NO = "厦示组〔2026〕12号"
@@ -306,3 +308,33 @@ async def test_a_forged_button_for_another_branchs_case_is_refused_R_ACL_BRANCH(
         press = await other.press_data(forged, help_message)
         assert (await other.callback_answer(press)).text == "无权限", forged
     assert [k for k, _s in await _events(cases_world)] == ["recorded"]
+
+
+async def test_a_vote_count_delivered_again_is_not_taken_as_the_next_answer(cases_world, caplog):
+    """Issue 17 point 4: “30” typed as 到会人数 changes only the conversation;
+    delivered again (a webhook retry, a restart before the offset was
+    confirmed) it is not also counted as 赞成: it stops at its conversation
+    write, says nothing, and the next answers go where they belong."""
+    caplog.set_level(logging.INFO, logger="bot.middlewares")
+    member_id = await _unreachable(cases_world)
+    sec = cases_world.user(101, first_name="李书记")
+    await _send(sec, "/help")
+    recorder = Recorder()
+    assert cases_world.app is not None
+    cases_world.app.dp.update.outer_middleware(recorder)
+    await _open_cases(sec, member_id)
+    await _press(sec, "停止党籍")
+    await _press(sec, "开始办理")
+    await _press(sec, "办理：党员大会决议")
+    assert "到会人数" in _texts(await _press(sec, "今天"))
+    await _send(sec, "30")
+    [typed] = [u for u in recorder.updates if u.message and u.message.text == "30"]
+    await cases_world.app.dp.feed_update(cases_world.app.bot, typed)
+    assert await _idle(sec) == []
+    assert f"update {typed.update_id} was handled already" in caplog.text
+    await _send(sec, "25")
+    await _send(sec, "3")
+    assert "本人是否签字" in _texts(await _send(sec, "2"))
+    summary = _texts(await _press(sec, "否"))
+    assert "未签字的原因" in summary
+    assert "到会30人，赞成25，反对3，弃权2" in _texts(await _send(sec, "本人无法取得联系"))

@@ -2,22 +2,30 @@
 update's id is written in its first write transaction, with its effect; a
 second delivery stops at its first write (DuplicateUpdate) and writes nothing;
 reads record nothing; a rolled-back effect records nothing; two deliveries
-racing from two processes commit one effect; the leader prunes old ids."""
+racing from two processes commit one effect; the leader prunes old ids; a
+conversation step that writes only the conversation (SqlStorage, Redis) is
+recorded by that write."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StorageKey
 from sqlalchemy import func, select
 
 from bot.settings import Settings
 from domain.clock import ShiftedClock
 from scheduler import SchedulerApp
 from storage.db import create_engine, make_sessionmaker, write_tx
+from storage.fsm import SqlStorage
 from storage.models import Organisation, ProcessedUpdate
+from storage.redis_fsm import RecordingRedisStorage
 from storage.services import processed
 from storage.services.processed import DuplicateUpdate, UpdateSession
 from tests.conftest import both_backends
@@ -167,3 +175,73 @@ async def test_the_scheduler_leader_prunes_hourly_and_a_follower_never(sessionma
     clock.shift(timedelta(minutes=1))
     await leader.tick()
     assert await _ids(sessionmaker) == [2]
+
+
+# ---- a conversation step that writes only the conversation ------------------------------------
+
+STEP_KEY = StorageKey(bot_id=42, chat_id=101, user_id=101)
+REDIS_URL = os.environ.get("PAICHA_TEST_REDIS_URL")
+
+
+@pytest.fixture(params=["sql", "redis"])
+async def conversations(request, sessionmaker) -> AsyncIterator[BaseStorage]:  # type: ignore[no-untyped-def]
+    """SqlStorage (one process) and the recording RedisStorage (several workers)."""
+    if request.param == "sql":
+        yield SqlStorage(sessionmaker)
+        return
+    if not REDIS_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide Redis: PAICHA_TEST_REDIS_URL is not set")
+        pytest.skip("PAICHA_TEST_REDIS_URL not set")
+    prefix = f"paicha-test-{uuid.uuid4().hex}"
+    storage = RecordingRedisStorage.from_url(
+        REDIS_URL, engine=sessionmaker.kw["bind"], key_builder=DefaultKeyBuilder(prefix=prefix)
+    )
+    try:
+        yield storage
+    finally:
+        async for name in storage.redis.scan_iter(f"{prefix}:*"):
+            await storage.redis.delete(name)
+        await storage.close()
+
+
+@both_backends
+async def test_a_step_that_writes_only_the_conversation_is_recorded_and_moves_on_once(
+    sessionmaker, conversations
+):
+    """Issue 17 point 4: "30" typed as 到会人数 and delivered again is not also
+    taken as the answer to the next question: the second delivery stops at
+    its conversation write and the conversation stays where the first left it."""
+    async with _update_session(sessionmaker, 8001) as s:
+        with processed.handling(s, 8001, NOW) as mark:
+            await conversations.set_data(STEP_KEY, {"present": 30})
+            await conversations.set_state(STEP_KEY, "Resolution:votes_for")
+            assert mark.recorded and processed.recorded(s)
+            await _effect(s, "第一党支部")  # a later write of the same update: no second record
+    assert await _count(sessionmaker, ProcessedUpdate) == 1
+    async with _update_session(sessionmaker, 8001) as s:
+        with processed.handling(s, 8001, NOW):
+            with pytest.raises(DuplicateUpdate):
+                await conversations.update_data(STEP_KEY, {"votes_for": 30})
+            with pytest.raises(DuplicateUpdate):
+                await conversations.set_state(STEP_KEY, "Resolution:votes_against")
+    assert await conversations.get_state(STEP_KEY) == "Resolution:votes_for"
+    assert await conversations.get_data(STEP_KEY) == {"present": 30}
+    assert await _count(sessionmaker, Organisation) == 1
+
+
+@both_backends
+async def test_a_step_that_saves_then_clears_the_conversation_is_recorded_once(
+    sessionmaker, conversations
+):
+    """The session's write records the update; the conversation's write after
+    it in the same handling records nothing more and is not refused."""
+    await conversations.set_state(STEP_KEY, "AddMember:confirm")  # outside any update
+    async with _update_session(sessionmaker, 8002) as s:
+        with processed.handling(s, 8002, NOW):
+            await _effect(s, "第一党支部")
+            await conversations.set_state(STEP_KEY, None)
+            await conversations.set_data(STEP_KEY, {})
+    assert await conversations.get_state(STEP_KEY) is None
+    assert await _count(sessionmaker, ProcessedUpdate) == 1
+    assert processed.pending() is None  # the block named the update for its own task only
