@@ -5,6 +5,7 @@ start and `paicha rotate-key`), interrupted and resumed."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import stat
 from datetime import date
@@ -14,6 +15,7 @@ from sqlalchemy import Text, func, select, text, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 
 from bot import crypto_cli
+from bot.logging_setup import redact
 from bot.settings import Settings
 from domain.errors import InvalidInput
 from storage import crypto
@@ -393,10 +395,11 @@ def _settings(tmp_path, key: bytes | None) -> Settings:  # type: ignore[no-untyp
     )
 
 
-async def test_the_first_start_creates_a_private_key_file(tmp_path, engine):
+async def test_the_first_start_creates_a_private_key_file(tmp_path, engine, caplog):
     # Arrange
     crypto.install(None)
     settings = _settings(tmp_path, None)
+    caplog.set_level(logging.WARNING, logger="bot.crypto_cli")
 
     # Act
     ring = await crypto_cli.resolve(settings, engine)
@@ -408,6 +411,9 @@ async def test_the_first_start_creates_a_private_key_file(tmp_path, engine):
     assert crypto.key_id(key) == ring.current_id
     assert crypto.key_file() == path
     assert "BACK" in path.read_text()
+    # The log masks every Chinese run: the warning still says what to do.
+    [warning] = [redact(r.getMessage()) for r in caplog.records]
+    assert "Back it up now" in warning and str(path) in warning
     again = await crypto_cli.resolve(settings, engine)  # the next start reads it
     assert again.current_id == ring.current_id
 
