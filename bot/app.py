@@ -84,7 +84,7 @@ def build_fsm_storage(
 
     With REDIS_URL: aiogram's RedisStorage, shared by every worker, so a
     conversation started on one continues on another, and its Redis locks
-    (RedisEventIsolation) keep one user's taps in order across workers. Its
+    (LeasedRedisIsolation) keep one user's taps in order across workers. Its
     keys are shaped as SqlStorage's rows (bot, business connection, chat,
     user, destiny) under REDIS_PREFIX, and the data is encrypted with the
     data key; a conversation step records its update as SqlStorage's does
@@ -92,7 +92,7 @@ def build_fsm_storage(
     (SimpleEventIsolation), for one process (aiogram issue 1317: quick taps
     are handled in order)."""
     if settings.redis_url:
-        from storage.redis_fsm import RecordingRedisStorage
+        from storage.redis_fsm import LeasedRedisIsolation, RecordingRedisStorage
 
         keys = DefaultKeyBuilder(
             prefix=f"{settings.redis_prefix}:fsm",
@@ -108,7 +108,7 @@ def build_fsm_storage(
             json_dumps=_seal_fsm_data,
             json_loads=_open_fsm_data,
         )
-        return redis, redis.create_isolation()
+        return redis, LeasedRedisIsolation(redis.redis, keys)
     return SqlStorage(sessionmaker), SimpleEventIsolation()
 
 
