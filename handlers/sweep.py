@@ -5,6 +5,7 @@ one tap (“全部符合”); the walk resumes where it stopped, after a restart
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 from aiogram import Bot, F, html
 from aiogram.exceptions import TelegramAPIError
@@ -30,6 +31,7 @@ from storage.models import Campaign, Organisation
 from storage.services import campaigns, sweep
 from storage.services import review as reviews
 from storage.services.access import Actor, Role
+from storage.services.sweep import MemberSweep
 
 router = Routes("sweep")
 router.filter(HasRole(Role.SECRETARY))
@@ -52,6 +54,27 @@ class SweepFlow(StatesGroup):
     title = __("五核查")  # named when a command leaves the flow (bot/flows.py)
     note = State()
     referral = State()
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """What every step of the walk reads: this update's session and user, the
+    clock and the settings (pocket days), travelling as one."""
+
+    session: AsyncSession
+    actor: Actor
+    clock: Clock
+    settings: Settings
+
+    async def member(self, campaign_id: int, member_id: int) -> MemberSweep:
+        return await sweep.member_sweep(
+            self.session,
+            self.actor,
+            campaign_id,
+            member_id,
+            self.clock.today(),
+            self.settings.pocket_days,
+        )
 
 
 async def _targets(session: AsyncSession, actor: Actor) -> list[tuple[Campaign, int]]:
@@ -78,7 +101,7 @@ async def start(
         return
     if len(targets) == 1 and not committee:
         campaign, branch_id = targets[0]
-        await _show_next(message, session, actor, clock, settings, campaign.id, branch_id)
+        await _show_next(message, _Walk(session, actor, clock, settings), campaign.id, branch_id)
         return
     rows = [
         [
@@ -95,7 +118,7 @@ async def start(
     await message.answer(_("哪一次排查？"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
-@router.callback_query(SweepAct.filter(F.op == "go"))
+@router.callback_query(SweepAct.filter(F.op.in_({"go", "skip"})))
 async def go(
     call: CallbackQuery,
     callback_data: SweepAct,
@@ -104,28 +127,20 @@ async def go(
     clock: Clock,
     settings: Settings,
 ) -> None:
+    """A campaign chosen (the walk from where it stopped) or 下一位 ⏭ (the
+    member after this one): “go” carries no member id, so no ``after``."""
     assert isinstance(call.message, Message)
+    act = callback_data
+    walk = _Walk(session, actor, clock, settings)
     await _show_next(
-        call.message,
-        session,
-        actor,
-        clock,
-        settings,
-        callback_data.campaign_id,
-        callback_data.branch_id,
+        call.message, walk, act.campaign_id, act.branch_id, after=act.member_id or None
     )
 
 
 async def _show_next(
-    message: Message,
-    session: AsyncSession,
-    actor: Actor,
-    clock: Clock,
-    settings: Settings,
-    campaign_id: int,
-    branch_id: int,
-    after: int | None = None,
+    message: Message, walk: _Walk, campaign_id: int, branch_id: int, after: int | None = None
 ) -> None:
+    session, actor = walk.session, walk.actor
     member_id = await sweep.next_member(session, actor, campaign_id, branch_id, after=after)
     line = await _progress_line(session, actor, campaign_id, branch_id)
     if member_id is None:
@@ -135,7 +150,7 @@ async def _show_next(
             + _("✅ 本支部全部党员已核查完毕。待完善和有问题的事项可在“待办”中继续处理。")
         )
         return
-    await _show_member(message, session, actor, clock, settings, campaign_id, member_id, line)
+    await _show_member(message, walk, campaign_id, member_id, line)
 
 
 async def _progress_line(
@@ -149,10 +164,7 @@ async def _progress_line(
 
 async def _show_member(
     message: Message,
-    session: AsyncSession,
-    actor: Actor,
-    clock: Clock,
-    settings: Settings,
+    walk: _Walk,
     campaign_id: int,
     member_id: int,
     head: str = "",
@@ -161,9 +173,7 @@ async def _show_member(
 ) -> None:
     """The member's five checks; ``edit`` redraws the view a tap came from
     instead of sending another message (one member, one message)."""
-    view = await sweep.member_sweep(
-        session, actor, campaign_id, member_id, clock.today(), settings.pocket_days
-    )
+    view = await walk.member(campaign_id, member_id)
     member = view.member
     lines = [head] if head else []
     lines.append(
@@ -275,15 +285,8 @@ async def open_member(
     settings: Settings,
 ) -> None:
     assert isinstance(call.message, Message)
-    await _show_member(
-        call.message,
-        session,
-        actor,
-        clock,
-        settings,
-        callback_data.campaign_id,
-        callback_data.member_id,
-    )
+    walk = _Walk(session, actor, clock, settings)
+    await _show_member(call.message, walk, callback_data.campaign_id, callback_data.member_id)
 
 
 @router.callback_query(SweepAct.filter(F.op == "all"))
@@ -304,37 +307,8 @@ async def all_ok(
         dict.fromkeys(Check, Answer.ok),
     )
     await call.message.edit_reply_markup(reply_markup=None)
-    await _show_next(
-        call.message,
-        session,
-        actor,
-        clock,
-        settings,
-        callback_data.campaign_id,
-        callback_data.branch_id,
-    )
-
-
-@router.callback_query(SweepAct.filter(F.op == "skip"))
-async def skip(
-    call: CallbackQuery,
-    callback_data: SweepAct,
-    session: AsyncSession,
-    actor: Actor,
-    clock: Clock,
-    settings: Settings,
-) -> None:
-    assert isinstance(call.message, Message)
-    await _show_next(
-        call.message,
-        session,
-        actor,
-        clock,
-        settings,
-        callback_data.campaign_id,
-        callback_data.branch_id,
-        after=callback_data.member_id,
-    )
+    walk = _Walk(session, actor, clock, settings)
+    await _show_next(call.message, walk, callback_data.campaign_id, callback_data.branch_id)
 
 
 @router.callback_query(SweepAct.filter(F.op == "set"))
@@ -359,29 +333,19 @@ async def set_one(
     await sweep.answer_checks(
         session, actor, callback_data.campaign_id, callback_data.member_id, {check: answer}
     )
-    await _after_answer(call.message, session, actor, clock, settings, callback_data, edit=True)
+    walk = _Walk(session, actor, clock, settings)
+    await _after_answer(call.message, walk, callback_data, edit=True)
 
 
 async def _after_answer(
-    message: Message,
-    session: AsyncSession,
-    actor: Actor,
-    clock: Clock,
-    settings: Settings,
-    act: SweepAct,
-    *,
-    edit: bool = False,
+    message: Message, walk: _Walk, act: SweepAct, *, edit: bool = False
 ) -> None:
-    view = await sweep.member_sweep(
-        session, actor, act.campaign_id, act.member_id, clock.today(), settings.pocket_days
-    )
+    view = await walk.member(act.campaign_id, act.member_id)
     if len(view.answers) == len(Check):
-        await _show_next(message, session, actor, clock, settings, act.campaign_id, act.branch_id)
+        await _show_next(message, walk, act.campaign_id, act.branch_id)
         return
-    head = await _progress_line(session, actor, act.campaign_id, act.branch_id)
-    await _show_member(
-        message, session, actor, clock, settings, act.campaign_id, act.member_id, head, edit=edit
-    )
+    head = await _progress_line(walk.session, walk.actor, act.campaign_id, act.branch_id)
+    await _show_member(message, walk, act.campaign_id, act.member_id, head, edit=edit)
 
 
 @router.message(SweepFlow.note, F.text)
@@ -410,7 +374,7 @@ async def problem_note(
     if Check(act.check) in ESCALATE:
         await _offer_escalation(message, act)
         return
-    await _after_answer(message, session, actor, clock, settings, act)
+    await _after_answer(message, _Walk(session, actor, clock, settings), act)
 
 
 # Check 2 can reveal a doubtful membership, check 5 a suspected offence (SPEC §2a).
@@ -451,7 +415,7 @@ async def no_escalation(
     settings: Settings,
 ) -> None:
     assert isinstance(call.message, Message)
-    await _after_answer(call.message, session, actor, clock, settings, callback_data)
+    await _after_answer(call.message, _Walk(session, actor, clock, settings), callback_data)
 
 
 @router.callback_query(SweepAct.filter(F.op == "esc"))
@@ -473,9 +437,8 @@ async def escalation(
             _("移交给哪里？（如：纪检监察机关、公安机关）此事不在本系统中处理，只记录移交情况。")
         )
         return
-    await _escalate(
-        call.message, session, actor, clock, settings, callback_data, bot, _("上级党委")
-    )
+    walk = _Walk(session, actor, clock, settings)
+    await _escalate(call.message, walk, callback_data, bot, _("上级党委"))
 
 
 @router.message(SweepFlow.referral, F.text)
@@ -490,32 +453,24 @@ async def referral(
 ) -> None:
     act = SweepAct(**await state.get_data())
     await state.clear()
-    await _escalate(message, session, actor, clock, settings, act, bot, message.text or "")
+    walk = _Walk(session, actor, clock, settings)
+    await _escalate(message, walk, act, bot, message.text or "")
 
 
 async def _escalate(
-    message: Message,
-    session: AsyncSession,
-    actor: Actor,
-    clock: Clock,
-    settings: Settings,
-    act: SweepAct,
-    bot: Bot,
-    referred_to: str,
+    message: Message, walk: _Walk, act: SweepAct, bot: Bot, referred_to: str
 ) -> None:
-    view = await sweep.member_sweep(
-        session, actor, act.campaign_id, act.member_id, clock.today(), settings.pocket_days
-    )
+    view = await walk.member(act.campaign_id, act.member_id)
     row, staff = await sweep.escalate(
-        session,
-        actor,
+        walk.session,
+        walk.actor,
         act.campaign_id,
         act.member_id,
         kind=act.answer,
         referred_to=referred_to,
     )
     member = view.member
-    branch = await session.get(Organisation, member.branch_id)
+    branch = await walk.session.get(Organisation, member.branch_id)
     summary = _(
         "⚠️ 排查上报：{branch} 党员 <b>{name}</b>（{gender}，{birth}出生，{joined}入党）疑似违规入党或无法认定党员身份，请核查。"
     ).format(
@@ -534,4 +489,4 @@ async def _escalate(
         else _("已记录移交：{to}").format(to=html.quote(row.referred_to))
     )
     await message.answer(text)
-    await _after_answer(message, session, actor, clock, settings, act)
+    await _after_answer(message, walk, act)
