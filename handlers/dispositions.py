@@ -86,6 +86,12 @@ async def show_case(message: Message, session: AsyncSession, actor: Actor, view:
     )
 
 
+async def _show_case_id(
+    message: Message, session: AsyncSession, actor: Actor, disposition_id: int
+) -> None:
+    await show_case(message, session, actor, await cases.case(session, actor, disposition_id))
+
+
 @router.callback_query(MemberAction.filter(F.action == "dispose"))
 async def from_card(
     call: CallbackQuery,
@@ -124,9 +130,7 @@ async def view_case(
 ) -> None:
     assert isinstance(call.message, Message)
     await state.clear()
-    await show_case(
-        call.message, session, actor, await cases.case(session, actor, callback_data.id)
-    )
+    await _show_case_id(call.message, session, actor, callback_data.id)
 
 
 # ---- opening a case --------------------------------------------------------------------------
@@ -402,20 +406,37 @@ async def tell_branch(
         await _send(bot, user_id, text, keyboard)
 
 
-async def _decided(
+async def _decide(
     message: Message,
     session: AsyncSession,
     actor: Actor,
+    clock: Clock,
     bot: Bot,
     i18n: I18n,
-    view: Any,
-    approved: bool,
-    reason: str,
+    data: dict[str, Any],
+    reason: str | None,
+    *,
+    tapped: bool = False,
 ) -> None:
+    """批准 (no ``reason``) or 退回 (with one) the step ``data`` names; then
+    the branch and the next approvers are told. A ``tapped`` 批准 loses its
+    buttons once the decision is saved."""
+    approved = reason is None
+    view = await cases.decide_step(
+        session,
+        actor,
+        data["disposition_id"],
+        approve=approved,
+        expected=data["expected"],
+        reason=reason or "",
+        today=clock.today(),
+    )
+    if tapped:
+        await message.edit_reply_markup(reply_markup=None)
     me = (await recipients.people(session, [actor.user_id]))[actor.user_id][0]
     await message.answer(_("✅ 已批准。") if approved else _("已退回。"))
     await show_case(message, session, actor, view)
-    await tell_branch(bot, i18n, session, view, approved, reason, me)
+    await tell_branch(bot, i18n, session, view, approved, reason or "", me)
     await announce(bot, i18n, session, view, actor)
 
 
@@ -431,6 +452,7 @@ async def decision(
     i18n: I18n,
 ) -> None:
     assert isinstance(call.message, Message)
+    data = {"disposition_id": callback_data.id, "expected": callback_data.expected}
     if not callback_data.ok:
         # Refused now if the button is stale or not this user's: before asking why.
         view = await cases.case(session, actor, callback_data.id)
@@ -439,22 +461,10 @@ async def decision(
         if view.standing.position != callback_data.expected or view.standing.next is None:
             raise InvalidInput(N_("这一步已经处理过了，按钮已失效。"))
         await state.set_state(CaseFlow.return_reason)
-        await state.set_data(
-            {"disposition_id": callback_data.id, "expected": callback_data.expected}
-        )
+        await state.set_data(data)
         await call.message.answer(_("请写明退回的原因："))
         return
-    view = await cases.decide_step(
-        session,
-        actor,
-        callback_data.id,
-        approve=True,
-        expected=callback_data.expected,
-        reason="",
-        today=clock.today(),
-    )
-    await call.message.edit_reply_markup(reply_markup=None)
-    await _decided(call.message, session, actor, bot, i18n, view, True, "")
+    await _decide(call.message, session, actor, clock, bot, i18n, data, None, tapped=True)
 
 
 @router.message(CaseFlow.return_reason, F.text)
@@ -470,19 +480,28 @@ async def return_with_reason(
     data = await state.get_data()
     reason = (message.text or "").strip()
     await state.clear()
-    view = await cases.decide_step(
-        session,
-        actor,
-        data["disposition_id"],
-        approve=False,
-        expected=data["expected"],
-        reason=reason,
-        today=clock.today(),
-    )
-    await _decided(message, session, actor, bot, i18n, view, False, reason)
+    await _decide(message, session, actor, clock, bot, i18n, data, reason)
 
 
 # ---- withdrawing, appeals --------------------------------------------------------------------
+
+
+async def _begin(
+    call: CallbackQuery,
+    session: AsyncSession,
+    actor: Actor,
+    state: FSMContext,
+    flow: State,
+    case_id: int,
+    **extra: Any,
+) -> Message:
+    """A flow about the tapped case: the case is read first (refused if not
+    the user's, R-ACL-BRANCH), then the flow starts; returns where to ask."""
+    assert isinstance(call.message, Message)
+    await cases.case(session, actor, case_id)
+    await state.set_state(flow)
+    await state.set_data({"disposition_id": case_id, **extra})
+    return call.message
 
 
 @router.callback_query(dv.CaseAction.filter(F.action == "wd"))
@@ -493,11 +512,8 @@ async def ask_withdraw(
     actor: Actor,
     state: FSMContext,
 ) -> None:
-    assert isinstance(call.message, Message)
-    await cases.case(session, actor, callback_data.id)
-    await state.set_state(CaseFlow.withdraw_reason)
-    await state.set_data({"disposition_id": callback_data.id})
-    await call.message.answer(_("请写明撤回这项处置的原因："))
+    message = await _begin(call, session, actor, state, CaseFlow.withdraw_reason, callback_data.id)
+    await message.answer(_("请写明撤回这项处置的原因："))
 
 
 @router.message(CaseFlow.withdraw_reason, F.text)
@@ -521,12 +537,9 @@ async def ask_appeal(
     actor: Actor,
     state: FSMContext,
 ) -> None:
-    assert isinstance(call.message, Message)
-    await cases.case(session, actor, callback_data.id)
-    await state.set_state(CaseFlow.appeal_date)
-    await state.set_data({"disposition_id": callback_data.id})
+    message = await _begin(call, session, actor, state, CaseFlow.appeal_date, callback_data.id)
     text, keyboard = dv.date_prompt(_("登记申诉：申诉日期"))
-    await call.message.answer(text, reply_markup=keyboard)
+    await message.answer(text, reply_markup=keyboard)
 
 
 async def _day(message: Message, text: str, today: date) -> date | None:
@@ -571,9 +584,7 @@ async def save_appeal(
         clock.today(),
     )
     await message.answer(_("✅ 申诉已登记。"))
-    await show_case(
-        message, session, actor, await cases.case(session, actor, data["disposition_id"])
-    )
+    await _show_case_id(message, session, actor, data["disposition_id"])
 
 
 @router.callback_query(dv.CaseAction.filter(F.action == "review"))
@@ -584,11 +595,16 @@ async def ask_review(
     actor: Actor,
     state: FSMContext,
 ) -> None:
-    assert isinstance(call.message, Message)
-    await cases.case(session, actor, callback_data.id)
-    await state.set_state(CaseFlow.review_result)
-    await state.set_data({"disposition_id": callback_data.id, "appeal_id": int(callback_data.arg)})
-    await call.message.answer(_("请写明申诉复查的结果："))
+    message = await _begin(
+        call,
+        session,
+        actor,
+        state,
+        CaseFlow.review_result,
+        callback_data.id,
+        appeal_id=int(callback_data.arg),
+    )
+    await message.answer(_("请写明申诉复查的结果："))
 
 
 @router.message(CaseFlow.review_result, F.text)
@@ -611,9 +627,7 @@ async def _save_review(
     await state.clear()
     await cases.review_appeal(session, actor, data["appeal_id"], data["result"], day, clock.today())
     await message.answer(_("✅ 复查结果已记录。"))
-    await show_case(
-        message, session, actor, await cases.case(session, actor, data["disposition_id"])
-    )
+    await _show_case_id(message, session, actor, data["disposition_id"])
 
 
 @router.message(CaseFlow.review_date, F.text)
