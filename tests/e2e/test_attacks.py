@@ -1,0 +1,370 @@
+"""The attacks (issue 18): each one through the local Bot API emulator, each
+must fail and leave no trace of data.
+
+Attacks tested elsewhere, not repeated here:
+
+- a revoked role's old button replayed:
+  tests/e2e/test_revoke.py::test_committee_revokes_a_secretary_whose_old_button_is_then_refused
+  and ::test_forged_revocations_are_refused_and_change_nothing_R_ACL_BRANCH;
+- a used, expired or guessed invitation:
+  tests/e2e/test_join_limit.py::test_used_expired_and_guessed_codes_give_no_role;
+- a flood of 1,000 callbacks in a second: tests/e2e/test_throttle.py;
+- member data in the logs: tests/e2e/test_log_redaction.py (and
+  tests/e2e/test_confidential.py::test_no_member_field_reaches_the_log_R_CONFIDENTIAL).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from sqlalchemy import select
+
+from emulator.models import BotMessage
+from handlers.attempts import AttemptAction
+from handlers.digest import DigestBranch
+from handlers.disposition_view import CaseAction, Decision
+from handlers.family import RelativeAct
+from handlers.member_view import BranchPick, MemberAction, MemberListPage
+from storage.db import write_tx
+from storage.models import (
+    AuditEvent,
+    Base,
+    ContactAttempt,
+    Disposition,
+    FamilyMember,
+    Member,
+)
+from tests.factories import phone
+
+# Bookkeeping, not data: the update ledger, the user row (seen on every
+# update) and the scheduler's lease change with any update at all.
+_LEDGER = {"processed_update", "user_account", "scheduler_lease"}
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+async def _snapshot(world) -> dict[str, list[tuple]]:  # type: ignore[no-untyped-def]
+    """Every data table's rows, to compare before and after an attack."""
+    tables = {}
+    async with world.app.sessionmaker() as s:
+        for table in Base.metadata.sorted_tables:
+            if table.name in _LEDGER:
+                continue
+            rows = (await s.execute(select(table))).all()
+            tables[table.name] = sorted((tuple(map(repr, r)) for r in rows), key=repr)
+    return tables
+
+
+def _events(world, chat_id: int) -> list[BotMessage]:  # type: ignore[no-untyped-def]
+    """Every message and edit the bot made in the chat so far."""
+    chat = world.emulator.chats.get(chat_id)
+    return list(chat.events) if chat else []
+
+
+def _shown(messages: list[BotMessage]) -> str:
+    """All a user saw: texts, captions, HTML sources, buttons, file names."""
+    parts = []
+    for m in messages:
+        parts += [m.text, m.raw_text or "", *m.button_texts]
+        if m.document is not None:
+            parts.append(f"FILE:{m.document.name}")
+    return "\n".join(parts)
+
+
+async def _victim(world) -> tuple[Member, list[str]]:  # type: ignore[no-untyped-def]
+    """A member of 二支部 with a phone, a relative, an attempt and a case;
+    returns the member and the strings that must never reach 一支部's secretary."""
+    [member_id] = await world.members("二支部", 1, start=77)
+    async with world.app.sessionmaker() as s, write_tx(s):
+        member = await s.get(Member, member_id)
+        member.phone = phone(7701)
+        member.last_org_life = date(2025, 1, 10)
+        s.add(FamilyMember(member_id=member_id, relation="配偶", name="韩设亲", phone=phone(7702)))
+        s.add(
+            ContactAttempt(
+                member_id=member_id,
+                channel="phone",
+                channel_group=1,
+                result="not_reached",
+                attempted_on=date(2026, 11, 20),
+                note="邻居说去了外地",
+            )
+        )
+        s.add(Disposition(member_id=member_id, outcome="normal", opened_on=date(2026, 11, 21)))
+    async with world.app.sessionmaker() as s:
+        member = await s.get(Member, member_id)
+    secrets = [
+        member.name,
+        member.id_number,
+        member.id_number[-4:],
+        member.phone,
+        member.phone[-4:],
+        "韩设亲",
+        phone(7702),
+        "邻居说去了外地",
+    ]
+    return member, secrets
+
+
+async def test_forged_callbacks_naming_another_branchs_member_are_refused_R_ACL_BRANCH(
+    branch_world,
+):
+    """Item 1: the bot's own CallbackData classes packed with 二支部's member
+    (card, dispose, log, export, edit a field, and every other member action):
+    each refused in Chinese, nothing of the member shown, nothing changed."""
+    victim, secrets = await _victim(branch_world)
+    async with branch_world.app.sessionmaker() as s:
+        relative = await s.scalar(
+            select(FamilyMember.id).where(FamilyMember.member_id == victim.id)
+        )
+        attempt = await s.scalar(
+            select(ContactAttempt.id).where(ContactAttempt.member_id == victim.id)
+        )
+        case = await s.scalar(select(Disposition.id).where(Disposition.member_id == victim.id))
+    other_branch = branch_world.orgs["二支部"]
+    await branch_world.members("一支部", 1)
+    sec = branch_world.user(101)
+    await sec.send("/members")
+    page = await sec.reply()
+    await sec.press("1")
+    own_card = await sec.reply()
+    await sec.wait_idle()
+    before = await _snapshot(branch_world)
+
+    mid = victim.id
+    forged = (
+        [
+            MemberAction(action=action, member_id=mid, arg=arg)
+            for action, arg in [
+                ("card", ""),
+                ("open", ""),
+                ("dispose", ""),
+                ("log", ""),
+                ("lognext", ""),
+                ("export", "dossier"),
+                ("export", "member_info"),
+                ("edit", ""),
+                ("field", "phone"),
+                ("field", "name"),
+                ("letter", ""),
+                ("receipt", ""),
+                ("type", "预备"),
+                ("type", "正式"),
+                ("family", ""),
+                ("family_add", ""),
+                ("dossier", ""),
+                ("dossier", "1"),
+                ("attempts", ""),
+                ("close", ""),
+                ("found", ""),
+                ("unreach", ""),
+                ("imposs", ""),
+                ("mobile", ""),
+                ("audit", ""),
+            ]
+        ]
+        + [
+            CaseAction(action="cases", id=mid),
+            CaseAction(action="new", id=mid, arg="normal"),
+            CaseAction(action="go", id=mid, arg="normal"),
+            CaseAction(action="view", id=case),
+            CaseAction(action="rec", id=case, arg="0"),
+            CaseAction(action="wd", id=case, arg="0"),
+            CaseAction(action="appeal", id=case),
+            CaseAction(action="review", id=case, arg="1"),
+            Decision(id=case, expected=0, ok=True),
+            AttemptAction(attempt_id=attempt, op="show"),
+            AttemptAction(attempt_id=attempt, op="result"),
+            AttemptAction(attempt_id=attempt, op="result", value="reached"),
+            AttemptAction(attempt_id=attempt, op="note"),
+            RelativeAct(relative_id=relative),
+            MemberListPage(branch_id=other_branch, page=0),
+            DigestBranch(branch_id=other_branch, since=date(2026, 11, 1).toordinal(), today=1),
+        ]
+        + [
+            BranchPick(purpose=purpose, branch_id=other_branch)
+            for purpose in ("list", "search", "add", "log", "import", "template", "summary")
+        ]
+    )
+    start = len(_events(branch_world, 101))
+    refusals = {}
+    for data in forged:
+        packed = data.pack()
+        answer = await sec.callback_answer(await sec.press_data(packed, own_card))
+        refusals[packed] = answer.text or ""
+    await sec.wait_idle()
+    seen = _events(branch_world, 101)[start:]
+    silent = {packed: text for packed, text in refusals.items() if not _CJK.search(text)}
+    assert not silent, f"refused without a Chinese word: {silent}"
+    shown = _shown(seen)
+    for secret in secrets:
+        assert secret not in shown, secret
+    assert not any(m.document for m in seen)
+    after = await _snapshot(branch_world)
+    changed = [name for name in before if before[name] != after[name]]
+    assert not changed, changed
+    async with branch_world.app.sessionmaker() as s:
+        reads = await s.scalars(
+            select(AuditEvent).where(
+                (AuditEvent.member_id == mid)
+                | ((AuditEvent.entity == "member") & (AuditEvent.entity_id == mid))
+            )
+        )
+        assert list(reads) == []
+    assert page.text  # the secretary's own list was there to press on
+
+
+async def test_member_ids_guessed_by_counting_show_only_own_members_R_ACL_BRANCH(branch_world):
+    """Item 2: a secretary of 一支部 walks ids 1..N through forged card taps;
+    only 一支部's members are ever shown, and only their reads are audited."""
+    own, other = [], []
+    for i in range(4):  # interleaved ids, so a counter meets both branches
+        own += await branch_world.members("一支部", 1, start=2 * i)
+        other += await branch_world.members("二支部", 1, start=2 * i + 1)
+    async with branch_world.app.sessionmaker() as s:
+        members = {m.id: m for m in await s.scalars(select(Member))}
+    sec = branch_world.user(101)
+    await sec.send("/members")
+    page = await sec.reply()
+    start = len(_events(branch_world, 101))
+    for guess in range(1, max(members) + 4):
+        answer = await sec.callback_answer(
+            await sec.press_data(MemberAction(action="card", member_id=guess).pack(), page)
+        )
+        if guess not in own:
+            assert answer.text == "无权限"
+    await sec.wait_idle()
+    shown = _shown(_events(branch_world, 101)[start:])
+    for member_id in own:
+        assert members[member_id].name in shown
+    for member_id in other:
+        assert members[member_id].name not in shown
+        assert members[member_id].id_number not in shown
+    async with branch_world.app.sessionmaker() as s:
+        read = set(
+            await s.scalars(
+                select(AuditEvent.entity_id).where(
+                    AuditEvent.entity == "member", AuditEvent.action == "read"
+                )
+            )
+        )
+    assert read == set(own)
+
+
+async def test_in_a_group_even_a_secretary_gets_only_the_private_chat_notice_R_ACL_PRIVATE(
+    branch_world,
+):
+    """Item 3: the bot added to a group and asked, by a real secretary and
+    committee staff, for the data commands: each answered with the private
+    chat notice, nothing else, in the group or privately."""
+    ids = await branch_world.members("一支部", 3)
+    async with branch_world.app.sessionmaker() as s:
+        names = [(await s.get(Member, i)).name for i in ids]
+        id_numbers = [(await s.get(Member, i)).id_number for i in ids]
+    group = -100555
+    sec, staff = branch_world.user(101), branch_world.user(201)
+    before = await _snapshot(branch_world)
+    commands = ["/members", f"/members {names[0]}", "/export", "/summary", "/log", "/lost"]
+    commands += ["/members@paicha_test_bot", "/add", "/template", "/start", "/help"]
+    for user, command in [(sec, c) for c in commands] + [(staff, "/audit"), (staff, "/export")]:
+        await user.send_in_group(command, chat_id=group, title="党员交流群")
+        notice = await user.reply()
+        assert notice.chat_id == group
+        assert "只在私聊" in notice.text, (command, notice.text)
+    # A forged card tap on the group's message: the same notice, as an alert.
+    answer = await sec.callback_answer(
+        await sec.press_data(MemberAction(action="card", member_id=ids[0]).pack(), notice)
+    )
+    assert "只在私聊" in (answer.text or "") and answer.show_alert
+    # Plain talk in the group is not answered at all.
+    await sec.send_in_group(names[1], chat_id=group)
+    await sec.wait_idle()
+    in_group = _events(branch_world, group)
+    assert len(in_group) == len(commands) + 2
+    shown = _shown(in_group)
+    for secret in names + id_numbers:
+        assert secret not in shown
+    assert not any(m.document or m.button_texts for m in in_group)
+    assert _events(branch_world, 101) == [] and _events(branch_world, 201) == []
+    assert await _snapshot(branch_world) == before
+
+
+_FULL_ID = re.compile(r"\d{17}[\dX]")
+_FULL_PHONE = re.compile(r"(?<!\d)1\d{10}(?!\d)")
+
+
+async def test_lists_and_digests_mask_id_numbers_and_phones_only_the_card_shows_them(
+    branch_world,
+):
+    """Item 4 (a bot message forwarded to a group): every list a secretary
+    gets — the register's pages, a search, /lost, /log's pick list,
+    /summary — shows ID numbers and phones masked (R-CONFIDENTIAL); only the
+    member's own card shows them whole, so a forwarded list tells no more than
+    the card did."""
+    from tests.e2e.test_search import _set
+
+    ids = await branch_world.members("一支部", 12)
+    for n, member_id in enumerate(ids):
+        await _set(branch_world, member_id, phone=phone(4400 + n), last_org_life=date(2025, 1, 1))
+    async with branch_world.app.sessionmaker() as s:
+        members = [await s.get(Member, i) for i in ids]
+    sec = branch_world.user(101)
+    lists: list[BotMessage] = []
+    await sec.send("/members")
+    lists.append(await sec.reply())
+    await sec.press("▶")
+    lists.append(await sec.reply())
+    await sec.send(f"/members {members[0].name}")
+    lists.append(await sec.reply())
+    await sec.press("🔍 搜索")
+    await sec.reply()
+    await sec.send(members[1].id_number[-4:])
+    lists.append(await sec.reply())
+    for command in ("/lost", "/log", "/summary"):
+        await sec.send(command)
+        lists += await sec.wait_idle()
+    await sec.send(f"/members {members[2].name}")
+    await sec.reply()
+    await sec.press("1")
+    card = await sec.reply()
+
+    assert len(lists) >= 7
+    for message in lists:
+        for text in (message.text, message.raw_text or ""):
+            assert not _FULL_ID.search(text), message
+            assert not _FULL_PHONE.search(text), message
+    masked = "\n".join(m.text for m in lists[:2])
+    for member in members:
+        assert member.id_number[:4] + "*" * 10 + member.id_number[-4:] in masked
+    assert members[2].id_number in card.text and members[2].phone in card.text
+
+
+async def test_a_command_forwarded_into_the_bot_acts_for_the_forwarder_not_the_origin(
+    branch_world,
+):
+    """Item 4, the other way round: a secretary's /members forwarded to the
+    bot by a stranger (forward_origin names the secretary) is the stranger's
+    message: they get a stranger's answer and no data."""
+    [member_id] = await branch_world.members("一支部", 1)
+    async with branch_world.app.sessionmaker() as s:
+        member = await s.get(Member, member_id)
+    stranger = branch_world.user(666, first_name="陌生")
+    emulator = branch_world.emulator
+    secretary = branch_world.user(101).as_dict()
+    for text in ("/members", "/export", f"/members {member.name}"):
+        command = text.split()[0]
+        emulator.user_message(
+            stranger,
+            stranger._act_in(emulator.chat(666, "private")),
+            text=text,
+            entities=[{"type": "bot_command", "offset": 0, "length": len(command)}],
+            forward_origin={"type": "user", "sender_user": secretary, "date": 1764000000},
+            forward_from=secretary,
+            forward_date=1764000000,
+        )
+        reply = await stranger.reply()
+        assert "邀请码" in reply.text or "没有可以导出" in reply.text, reply.text
+    await stranger.wait_idle()
+    shown = _shown(_events(branch_world, 666))
+    assert member.name not in shown and member.id_number not in shown
+    assert _events(branch_world, 101) == []
