@@ -16,20 +16,14 @@ from datetime import datetime
 from aiogram import Bot, F, html
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import (
-    BufferedInputFile,
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-)
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.chat_action import ChatActionSender
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit_view import words
 from domain.clock import Clock
+from handlers.documents import send_form, uploading
 from handlers.filters import HasRole
 from handlers.member_view import MemberAction
 from handlers.routes import Routes
@@ -238,13 +232,10 @@ async def export(
             member_id=d.member_id or None,
             org_id=actor.orgs(Role.COMMITTEE)[0],
         )
-    async with ChatActionSender.upload_document(bot=bot, chat_id=call.message.chat.id):
+    async with uploading(call.message, bot):
         content = await pool.render(RenderJob(audit_workbook, (scope, scope_filter, stamp, rows)))
     name = exports.filename(clock.today(), scope, TITLE, ".xlsx")
-    await call.message.answer_document(
-        BufferedInputFile(content, filename=name),
-        caption=_("《{title}》 内部资料 注意保密，请勿转发。").format(title=TITLE),
-    )
+    await send_form(call.message, content, name, TITLE)
 
 
 def _cells(row: audit.AuditRow, now: datetime) -> tuple[str, ...]:

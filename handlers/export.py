@@ -13,21 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable
-from typing import TypeVar
+from datetime import date, datetime
+from typing import TypedDict, TypeVar
 
 from aiogram import Bot, F, html
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import (
-    BufferedInputFile,
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-)
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.chat_action import ChatActionSender
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.settings import Settings
 from domain.clock import Clock
 from domain.errors import DataCheckFailed, InvalidInput
+from handlers.documents import send_file, send_form, uploading
 from handlers.member_view import MemberAction
 from handlers.routes import Routes
 from storage.models import CampaignStage, Organisation, StageItem
@@ -192,14 +187,7 @@ async def form_chosen(
     await _readable_org(session, actor, callback_data.org_id)  # refused before the tap is answered
     await _ack(call, callback_answer, _("正在生成……"))
     build = exports.export_form(
-        session,
-        actor,
-        callback_data.key,
-        org_id=callback_data.org_id,
-        today=clock.today(),
-        now=clock.now(),
-        pocket_days=settings.pocket_days,
-        database_url=settings.database_url,
+        session, actor, callback_data.key, org_id=callback_data.org_id, **_when(clock, settings)
     )
     await _send_export(call.message, bot, build)
 
@@ -219,27 +207,36 @@ async def member_form(
     assert isinstance(call.message, Message)
     await require_member(session, actor, callback_data.member_id)
     await _ack(call, callback_answer, _("正在生成……"))
+    key = callback_data.arg or "dossier"
     build = exports.export_form(
-        session,
-        actor,
-        callback_data.arg or "dossier",
-        member_id=callback_data.member_id,
+        session, actor, key, member_id=callback_data.member_id, **_when(clock, settings)
+    )
+    await _send_export(call.message, bot, build)
+
+
+class _When(TypedDict):
+    today: date
+    now: datetime
+    pocket_days: int
+    database_url: str
+
+
+def _when(clock: Clock, settings: Settings) -> _When:
+    """What every build reads besides its form and scope: the dates on the
+    forms and the settings (the worker process opens the database itself)."""
+    return _When(
         today=clock.today(),
         now=clock.now(),
         pocket_days=settings.pocket_days,
         database_url=settings.database_url,
     )
-    await _send_export(call.message, bot, build)
 
 
 async def _send_export(message: Message, bot: Bot, build: Awaitable[exports.Export]) -> None:
     result = await _with_progress(message, bot, build)
     if result is None:
         return
-    await message.answer_document(
-        BufferedInputFile(result.content, filename=result.filename),
-        caption=_("《{title}》 内部资料 注意保密，请勿转发。").format(title=result.form.title),
-    )
+    await send_form(message, result.content, result.filename, result.form.title)
 
 
 async def _with_progress(message: Message, bot: Bot, build: Awaitable[T]) -> T | None:
@@ -248,7 +245,7 @@ async def _with_progress(message: Message, bot: Bot, build: Awaitable[T]) -> T |
     task = asyncio.ensure_future(build)
     note: Message | None = None
     try:
-        async with ChatActionSender.upload_document(bot=bot, chat_id=message.chat.id):
+        async with uploading(message, bot):
             done, _pending = await asyncio.wait({task}, timeout=PROGRESS_AFTER)
             if not done:
                 note = await message.answer(_("表格较大，正在生成，请稍候……"))
@@ -318,14 +315,7 @@ async def stage_chosen(
     org = await _readable_org(session, actor, callback_data.org_id)
     await _ack(call, callback_answer, _("正在打包……"))
     build = exports.export_stage(
-        session,
-        actor,
-        callback_data.stage_id,
-        org.id,
-        today=clock.today(),
-        now=clock.now(),
-        pocket_days=settings.pocket_days,
-        database_url=settings.database_url,
+        session, actor, callback_data.stage_id, org.id, **_when(clock, settings)
     )
     bundle = await _with_progress(call.message, bot, build)
     if bundle is None:
@@ -342,6 +332,4 @@ async def stage_chosen(
             + "\n"
             + _("有 {n} 张表未生成，原因见压缩包中的“未生成说明.txt”。").format(n=len(lines))
         )
-    await call.message.answer_document(
-        BufferedInputFile(bundle.content, filename=bundle.filename), caption=caption
-    )
+    await send_file(call.message, bundle.content, bundle.filename, caption)
