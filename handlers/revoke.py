@@ -69,6 +69,20 @@ def _label(line: users.GrantLine) -> str:
     return " · ".join(parts)
 
 
+def _grant_words(line: users.GrantLine) -> dict[str, str]:
+    """``who``, ``role`` and ``org`` of a grant, as the confirmation and the
+    answer after it name them (user text escaped, STYLE 19)."""
+    return {
+        "who": html.quote(_who(line)),
+        "role": _(ROLE_NAMES[line.role]),
+        "org": _("（{org}）").format(org=html.quote(line.org_name)) if line.org_name else "",
+    }
+
+
+def _button(text: str, **data: int | str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=RevokeAct(**data).pack())  # type: ignore[arg-type]
+
+
 async def _listing(
     session: AsyncSession, actor: Actor, page: int, settings: Settings
 ) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -82,28 +96,12 @@ async def _listing(
     )
     if total == 0:
         return _("没有可以收回的角色。"), None
-    rows = [
-        [
-            InlineKeyboardButton(
-                text=_label(line),
-                callback_data=RevokeAct(action="pick", grant_id=line.grant_id).pack(),
-            )
-        ]
-        for line in lines
-    ]
+    rows = [[_button(_label(line), action="pick", grant_id=line.grant_id)] for line in lines]
     nav = []
     if page > 0:
-        nav.append(
-            InlineKeyboardButton(
-                text="◀", callback_data=RevokeAct(action="page", page=page - 1).pack()
-            )
-        )
+        nav.append(_button("◀", action="page", page=page - 1))
     if (page + 1) * PER_PAGE < total:
-        nav.append(
-            InlineKeyboardButton(
-                text="▶", callback_data=RevokeAct(action="page", page=page + 1).pack()
-            )
-        )
+        nav.append(_button("▶", action="page", page=page + 1))
     if nav:
         rows.append(nav)
     text = _("收回谁的角色？（共{n}项，点选后还会再确认）").format(n=total)
@@ -146,19 +144,14 @@ async def confirm(
     keyboard = InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                InlineKeyboardButton(
-                    text=_("确定收回"),
-                    callback_data=RevokeAct(action="yes", grant_id=line.grant_id).pack(),
-                ),
+                _button(_("确定收回"), action="yes", grant_id=line.grant_id),
                 InlineKeyboardButton(text=_("取消"), callback_data="cancel"),
             ]
         ]
     )
     await call.message.edit_text(
         _("确定收回 {who} 的“{role}”角色{org}吗？收回后对方立即不能再使用这个角色。").format(
-            who=html.quote(_who(line)),
-            role=_(ROLE_NAMES[line.role]),
-            org=_("（{org}）").format(org=html.quote(line.org_name)) if line.org_name else "",
+            **_grant_words(line)
         ),
         reply_markup=keyboard,
     )
@@ -183,11 +176,7 @@ async def revoke(
         await call.message.edit_text(_("这个角色已经收回了。"))
         return
     await call.message.edit_text(
-        _("已收回 {who} 的“{role}”角色{org}。").format(
-            who=html.quote(_who(line)),
-            role=_(ROLE_NAMES[line.role]),
-            org=_("（{org}）").format(org=html.quote(line.org_name)) if line.org_name else "",
-        )
+        _("已收回 {who} 的“{role}”角色{org}。").format(**_grant_words(line))
     )
     await _tell_revoked(session, bot, fsm_storage, line)
 
