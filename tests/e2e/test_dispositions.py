@@ -80,7 +80,11 @@ async def _idle(user: ChatUser) -> list[BotMessage]:
 
 
 async def _press(user: ChatUser, label: str, message: BotMessage | None = None) -> list[BotMessage]:
-    await user.press(label, message)
+    pressed = await user.press(label, message)
+    # The press is answered once its handler has returned (aiogram's
+    # CallbackAnswerMiddleware): everything it sent is in by then, however
+    # slow a loaded machine is, where a quiet spell alone could end too soon.
+    await user.callback_answer(pressed, timeout=30)
     return await _idle(user)
 
 
