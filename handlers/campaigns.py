@@ -4,6 +4,8 @@ is /deadlines (handlers/deadlines.py)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from aiogram import F, html
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
@@ -52,6 +54,20 @@ def _b(text: str, op: str, id_: int = 0, value: str = "") -> InlineKeyboardButto
     return InlineKeyboardButton(
         text=text, callback_data=CampaignAct(op=op, id=id_, value=value).pack()
     )
+
+
+def _cancel() -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=_("取消"), callback_data="cancel")
+
+
+def _typed_due(message: Message, clock: Clock) -> date:
+    """A typed deadline: a stage falls due in the future."""
+    return parse_date(message.text or "", today=clock.today(), allow_future=True).first_day()
+
+
+async def _ask_again(message: Message, exc: InvalidInput) -> None:
+    """The reason, and the same question stands (STYLE 17)."""
+    await message.answer(html.quote(exc.render(_)) + "\n" + _("请重新输入，或发送 /cancel 取消。"))
 
 
 def _due_text(stage: CampaignStage, clock: Clock) -> str:
@@ -138,7 +154,7 @@ async def chosen_template(
         reply_markup=InlineKeyboardMarkup(
             inline_keyboard=[
                 [_b(_("用默认：{name}").format(name=default), "name")],
-                [InlineKeyboardButton(text=_("取消"), callback_data="cancel")],
+                [_cancel()],
             ]
         ),
     )
@@ -274,12 +290,10 @@ async def typed_move(
 ) -> None:
     data = await state.get_data()
     try:
-        due = parse_date(message.text or "", today=clock.today(), allow_future=True).first_day()
+        due = _typed_due(message, clock)
         stage = await campaigns.move_stage(session, actor, data["stage_id"], due=due)
     except InvalidInput as exc:
-        await message.answer(
-            html.quote(exc.render(_)) + "\n" + _("请重新输入，或发送 /cancel 取消。")
-        )
+        await _ask_again(message, exc)
         return
     await state.clear()
     await _show(message, session, actor, clock, stage.campaign_id)
@@ -321,12 +335,10 @@ async def typed_due(
 ) -> None:
     data = await state.get_data()
     try:
-        due = parse_date(message.text or "", today=clock.today(), allow_future=True).first_day()
+        due = _typed_due(message, clock)
         await campaigns.add_stage(session, actor, data["campaign_id"], title=data["title"], due=due)
     except InvalidInput as exc:
-        await message.answer(
-            html.quote(exc.render(_)) + "\n" + _("请重新输入，或发送 /cancel 取消。")
-        )
+        await _ask_again(message, exc)
         return
     await state.clear()
     await _show(message, session, actor, clock, data["campaign_id"])
@@ -375,9 +387,7 @@ async def typed_offsets(
             session, actor, data["campaign_id"], message.text or ""
         )
     except InvalidInput as exc:
-        await message.answer(
-            html.quote(exc.render(_)) + "\n" + _("请重新输入，或发送 /cancel 取消。")
-        )
+        await _ask_again(message, exc)
         return
     await state.clear()
     await message.answer(_("✅ 报送提醒：{days}").format(days=_offsets_text(offsets)))
@@ -408,7 +418,7 @@ async def _render_scope(
     rows.append(
         [
             _b(_("✅ 确定（{n}个）").format(n=len(ticked)), "ok"),
-            InlineKeyboardButton(text=_("取消"), callback_data="cancel"),
+            _cancel(),
         ]
     )
     if "campaign_id" in data:
@@ -517,7 +527,7 @@ async def confirm_scope(
             reply_markup=InlineKeyboardMarkup(
                 inline_keyboard=[
                     [_b(_("确定移出"), "yes")],
-                    [InlineKeyboardButton(text=_("取消"), callback_data="cancel")],
+                    [_cancel()],
                 ]
             ),
         )
