@@ -70,6 +70,11 @@ _MAX_EXPANSION = 40
 _BREATHE_EVERY = 200  # rows: about 40 ms of work in the worker thread
 _SLACK_ROWS = 1000  # title, header block, header rows, footer and some blank rows
 _MAX_COLUMNS = 60  # the template has 25; room for a few added columns
+# The shared-strings table (every distinct text of the workbook) is read whole
+# into memory before the first row: a real register's takes 200–300 bytes a
+# row, so 1 KB a row allowed (about 100 MB at 100,000 rows) is generous; a
+# file far under the zip-bomb ratio could otherwise still carry gigabytes.
+_SHARED_BYTES_PER_ROW = 1024
 
 
 @dataclass(frozen=True)
@@ -279,6 +284,8 @@ def _check_container(data: bytes, max_bytes: int, max_rows: int) -> None:
                 raise _corrupt()
             for name in sorted(n for n in names if n.startswith("xl/worksheets/sheet")):
                 _check_extent(archive, name, max_rows)
+            for name in sorted(n for n in names if n.lower().endswith("sharedstrings.xml")):
+                _check_shared_strings(archive, name, max_rows)
     except InvalidInput:  # a ValueError too: let it through as it is
         raise
     except (zipfile.BadZipFile, zlib.error, ValueError, EOFError):
@@ -287,6 +294,10 @@ def _check_container(data: bytes, max_bytes: int, max_rows: int) -> None:
 
 _ROW_REF = re.compile(rb'<row r="(\d+)"')
 _WIDE_REF = re.compile(rb'<c r="([A-Z]{2,3})\d')
+# A formula is a cell's first child <f> (<f>1+1</f>, <f t="shared" si="0"/>);
+# <formula1> of a data validation is not one.
+_FORMULA = re.compile(rb"<f[\s>/]")
+_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d+)"')
 
 
 def _check_extent(archive: zipfile.ZipFile, name: str, max_rows: int) -> None:
@@ -299,7 +310,8 @@ def _check_extent(archive: zipfile.ZipFile, name: str, max_rows: int) -> None:
             text = tail + chunk
             last_row = max([last_row, *(int(r) for r in _ROW_REF.findall(text))])
             last_column = max([last_column, *(_column_index(c) for c in _WIDE_REF.findall(text))])
-            tail = text[-40:]  # a reference cut by the chunk edge is read whole next time
+            _refuse_formula(text)
+            tail = text[-256:]  # a reference cut by the chunk edge is read whole next time
     if last_row > max_rows + _SLACK_ROWS:
         raise InvalidInput(
             N_(
@@ -313,6 +325,43 @@ def _check_extent(archive: zipfile.ZipFile, name: str, max_rows: int) -> None:
             N_("表格第{column}列还有内容，超出了党员名册的范围。请删除右侧多余的列后再上传。"),
             column=get_column_letter(last_column),
         )
+
+
+def _refuse_formula(text: bytes) -> None:
+    """The reader gives a formula's value as Excel last computed it: "=1+1"
+    would be imported as 2 and =HYPERLINK(…) as its label, text nobody typed
+    (issue 18). The import takes values only, so a formula refuses the file,
+    naming its cell."""
+    found = _FORMULA.search(text)
+    if found is None:
+        return
+    cells = list(_CELL_REF.finditer(text, 0, found.start()))
+    column, row = (cells[-1].group(1).decode(), cells[-1].group(2).decode()) if cells else ("", "")
+    raise InvalidInput(
+        N_(
+            "表格里的{cell}单元格是公式（第{row}行）。导入不计算公式：请选中表格，复制后“选择性粘贴→数值”，去掉所有公式再上传。"
+        ),
+        cell=column + row,
+        row=row,
+    )
+
+
+def _check_shared_strings(archive: zipfile.ZipFile, name: str, max_rows: int) -> None:
+    """Counted as it inflates (the size the zip declares can lie), stopping
+    at the limit."""
+    limit = (max_rows + _SLACK_ROWS) * _SHARED_BYTES_PER_ROW
+    size = 0
+    with archive.open(name) as part:
+        while chunk := part.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise InvalidInput(
+                    N_(
+                        "表格里的文字内容（共享字符串表）超过了{limit}MB的上限（一次最多导入{max}行）。文件可能夹带了大量无关内容：请把党员名册复制到新的模板中再上传。"
+                    ),
+                    limit=round(limit / 1024 / 1024, 1),
+                    max=max_rows,
+                )
 
 
 def _column_index(letters: bytes) -> int:

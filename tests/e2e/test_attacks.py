@@ -15,7 +15,9 @@ Attacks tested elsewhere, not repeated here:
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from datetime import date
 
 from sqlalchemy import select
@@ -35,7 +37,7 @@ from storage.models import (
     FamilyMember,
     Member,
 )
-from tests.factories import phone
+from tests.factories import member_values, phone
 
 # Bookkeeping, not data: the update ledger, the user row (seen on every
 # update) and the scheduler's lease change with any update at all.
@@ -368,3 +370,103 @@ async def test_a_command_forwarded_into_the_bot_acts_for_the_forwarder_not_the_o
     shown = _shown(_events(branch_world, 666))
     assert member.name not in shown and member.id_number not in shown
     assert _events(branch_world, 101) == []
+
+
+def _rewrite(data: bytes, change, extra: dict[str, bytes] | None = None) -> bytes:  # type: ignore[no-untyped-def]
+    """The workbook with each part passed through ``change(name, body)``, plus
+    ``extra`` parts: what Excel, or a hand-made file, would have written."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            archive.writestr(info, change(info.filename, source.read(info.filename)))
+        for name, body in (extra or {}).items():
+            archive.writestr(name, body)
+    return out.getvalue()
+
+
+def _as_excel_saved(name: str, body: bytes) -> bytes:
+    """Excel stores each formula's last result beside it: =1+1 with 2, the
+    HYPERLINK with its label. openpyxl leaves the result empty."""
+    if not name.startswith("xl/worksheets/"):
+        return body
+    body = body.replace(b"<f>1+1</f><v></v>", b"<f>1+1</f><v>2</v>")
+    return re.sub(
+        rb'(<c r="[A-Z]+\d+")([^>]*)><f>(HYPERLINK[^<]*)</f><v></v>',
+        rb'\1\2 t="str"><f>\3</f><v>&#26446;</v>',
+        body,
+    )
+
+
+def _with_shared_strings(count: int, width: int):  # type: ignore[no-untyped-def]
+    def change(name: str, body: bytes) -> bytes:
+        if name == "[Content_Types].xml":
+            return body.replace(
+                b"</Types>",
+                b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+            )
+        if name == "xl/_rels/workbook.xml.rels":
+            return body.replace(
+                b"</Relationships>",
+                b'<Relationship Id="rIdSst" Type="http://schemas.openxmlformats.org/'
+                b'officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
+                b"</Relationships>",
+            )
+        return body
+
+    strings = b"".join(b"<si><t>%08d%s</t></si>" % (i, b"x" * width) for i in range(count))
+    table = (
+        b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
+        b'spreadsheetml/2006/main" count="%d" uniqueCount="%d">%s</sst>' % (count, count, strings)
+    )
+    return change, {"xl/sharedStrings.xml": table}
+
+
+async def _import_ends(user) -> str:  # type: ignore[no-untyped-def]
+    """The import's last word: its status message edited to the end result."""
+    for _ in range(20):
+        text = (await user.reply(timeout=10)).text
+        if "没有导入任何数据" in text or "导入完成" in text:
+            return text
+    raise AssertionError("the import never ended")
+
+
+async def test_roster_formulas_and_a_huge_shared_strings_table_are_refused(branch_world):
+    """Item 5: a roster whose cells are formulas (=1+1, =HYPERLINK(…)), with
+    the results Excel keeps beside them, is refused naming the cell: nothing
+    is evaluated or stored as 2. A shared-strings table beyond the limit is
+    refused naming the limit before it is read. The DB is unchanged."""
+    from tests.e2e.test_roster_upload import _fill, _template
+
+    await branch_world.members("一支部", 1)
+    sec = branch_world.user(101)
+    template = await _template(sec)
+    before = await _snapshot(branch_world)
+    link = '=HYPERLINK("http://x.example/","李")'
+    for rows in (
+        [member_values(1), member_values(2, name="=1+1")],
+        [member_values(1), member_values(2, name=link)],
+        [member_values(1), member_values(2, work_unit="=1+1")],
+    ):
+        for data in (_fill(template, rows), _rewrite(_fill(template, rows), _as_excel_saved)):
+            await sec.upload("名册.xlsx", data)
+            refusal = await _import_ends(sec)
+            assert "公式" in refusal and "没有导入任何数据" in refusal, refusal
+            assert re.search(r"[A-Z]+\d+单元格", refusal)
+            assert "Traceback" not in refusal
+
+    branch_world.settings.max_roster_rows = 100  # the limit scales with it: 1.1 MB of text
+    change, extra = _with_shared_strings(12_000, 100)
+    data = _rewrite(_fill(template, [member_values(3)]), change, extra)
+    await sec.upload("名册.xlsx", data)
+    refusal = await _import_ends(sec)
+    assert "上限" in refusal and "MB" in refusal and "100行" in refusal, refusal
+    assert "没有导入任何数据" in refusal
+    # Under the limit the same shared strings are read, and the row imported.
+    change, extra = _with_shared_strings(1_000, 100)
+    data = _rewrite(_fill(template, [member_values(3)]), change, extra)
+    assert await _snapshot(branch_world) == before
+    await sec.upload("名册.xlsx", data)
+    saved = await _import_ends(sec)
+    assert "新增1人" in saved, saved
