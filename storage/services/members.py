@@ -157,6 +157,14 @@ async def list_members(
     await require_branch(session, actor, branch_id)
     where = [Member.branch_id == branch_id]
     query = query.strip()
+    if len(query) > _QUERY_MAX:
+        # Nothing longer can match, and the page would echo it back: 4,096
+        # characters split over several messages (issue 18 §7).
+        raise InvalidInput(
+            N_("要查找的内容太长（{length}个字），最多{max}个字：请输入姓名或身份证号后几位。"),
+            length=len(query),
+            max=_QUERY_MAX,
+        )
     if query:
         like = f"%{query.replace('%', '').replace('_', '')}%"
         found = Member.name.like(like)
@@ -178,6 +186,7 @@ async def list_members(
     return MemberPage(list(rows), total, page, pages)
 
 
+_QUERY_MAX = max(FIELD_BY_KEY["name"].max_len, 18)  # a whole name, or a whole ID number
 _ID_TAIL = re.compile(r"[0-9X]+")
 _ID_TAIL_MIN = 4  # "身份证号后几位": fewer would match most of a branch
 _ID_TAIL_MAX_HITS = 1000

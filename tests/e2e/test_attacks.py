@@ -37,7 +37,8 @@ from storage.models import (
     FamilyMember,
     Member,
 )
-from tests.factories import member_values, phone
+from storage.services.access import Role
+from tests.factories import id_number, member_values, phone
 
 # Bookkeeping, not data: the update ledger, the user row (seen on every
 # update) and the scheduler's lease change with any update at all.
@@ -470,3 +471,125 @@ async def test_roster_formulas_and_a_huge_shared_strings_table_are_refused(branc
     await sec.upload("名册.xlsx", data)
     saved = await _import_ends(sec)
     assert "新增1人" in saved, saved
+
+
+async def test_html_and_markdown_in_names_are_shown_as_typed_R_CONFIDENTIAL(branch_world):
+    """Item 6: a member named with HTML (typed in /add, and imported), a
+    Markdown-looking name, and a branch whose name is HTML: every message that
+    shows them shows the characters as typed (escaped in the HTML source),
+    and Telegram never refuses a message ("can't parse entities")."""
+    from tests.e2e.test_roster_upload import _fill, _template
+    from tests.e2e.test_search import _set
+
+    branch = '<b>三</b>支部&amp;"'
+    typed, imported, marked = "<b>王</b>&amp;", '<a href="http://x">李</a>', "*钱*_[x](tg://x)"
+    await branch_world.org(branch, "branch", "示例党委")
+    await branch_world.grant(103, Role.SECRETARY, branch)
+    sec = branch_world.user(103)
+
+    await sec.send("/add")
+    await sec.replies(2)
+    await sec.send(typed)
+    assert "身份证号" in (await sec.reply()).text
+    await sec.send(id_number(date(1980, 5, 6), male=False, serial=301))
+    await sec.replies(2)
+    await sec.send("2005年7月")
+    await sec.reply()
+    await sec.press("正式党员")
+    await sec.reply()
+    await sec.press("跳过其余，去确认")
+    confirm = await sec.reply()
+    assert typed in confirm.text
+    await sec.press("保存")
+    await sec.wait_idle(quiet=0.5, timeout=10)
+
+    rows = [member_values(1, name=imported), member_values(2, name=marked)]
+    await sec.upload("名册.xlsx", _fill(await _template(sec), rows))
+    assert "新增2人" in await _import_ends(sec)
+    async with branch_world.app.sessionmaker() as s:
+        ids = list(
+            await s.scalars(select(Member.id).where(Member.branch_id == branch_world.orgs[branch]))
+        )
+        stored = {(await s.get(Member, i)).name for i in ids}
+    assert stored == {typed, imported, marked}
+    for member_id in ids:
+        await _set(branch_world, member_id, last_org_life=date(2025, 1, 10))
+
+    await sec.send("/members")
+    page = await sec.reply()
+    await sec.press("1")
+    card = await sec.reply()
+    await sec.send(f"/members {typed}")
+    found = await sec.reply()
+    await sec.send("/lost")
+    lost = await sec.reply()
+    await sec.send("/log")
+    pick = await sec.reply()
+    await sec.press(1)
+    channel = await sec.reply()
+    for message, names in [
+        (page, (typed, imported, marked)),
+        (found, (typed,)),
+        (lost, (typed, imported, marked)),
+        (pick, (typed, imported, marked)),
+    ]:
+        for name in names:
+            assert name in "\n".join([message.text, *message.button_texts]), (name, message)
+    assert branch in page.text and branch in card.text
+    assert any(name in card.text for name in stored)
+    assert any(name in channel.text for name in stored)
+    everything = _events(branch_world, 103)
+    for message in everything:
+        raw = message.raw_text or ""
+        assert "<a href" not in raw and "<b>王</b>" not in raw and "<b>三</b>" not in raw, raw
+        assert "出了点问题" not in message.text
+
+
+_LONG = "长" * 4097  # one over Telegram's 4,096
+
+
+async def test_a_4097_character_message_mid_flow_is_refused_plainly(branch_world):
+    """Item 7: 4,097 characters as a member's name in /add, as an attempt's
+    note in /log, and as a register search: each answered in Chinese (the
+    limit named), never a crash or a trace, and nothing stored beyond a
+    field's limit; the flow goes on."""
+    from tests.e2e.test_search import _lost_branch
+
+    await _lost_branch(branch_world)
+    before = await _snapshot(branch_world)
+    sec = branch_world.user(101)
+    await sec.send("/add")
+    await sec.replies(2)
+    await sec.send(_LONG)
+    refusal = await sec.reply()
+    assert "30" in refusal.text and _CJK.search(refusal.text), refusal.text
+    await sec.send("/cancel")
+    await sec.reply()
+
+    await sec.send("/log")
+    await sec.reply()
+    for label in (1, "亲属", "获得线索", "昨天"):
+        await sec.press(label)
+        await sec.reply()
+    await sec.send(_LONG)
+    answer = await sec.reply()
+    assert "500" in answer.text, answer.text
+    await sec.send("/cancel")
+    await sec.reply()
+
+    await sec.send(f"/members {_LONG}")
+    listing = await sec.reply()
+    assert "太长" in listing.text and "30" in listing.text, listing.text
+    await sec.send("/members")
+    await sec.reply()
+    await sec.press("🔍 搜索")
+    await sec.reply()
+    await sec.send(_LONG)
+    assert "太长" in (await sec.reply()).text
+
+    seen = await sec.wait_idle()
+    for message in _events(branch_world, 101):
+        assert "出了点问题" not in message.text and "Traceback" not in message.text, message
+        assert len(message.text) <= 4096
+    assert seen == [], [str(m)[:300] for m in seen]
+    assert await _snapshot(branch_world) == before
