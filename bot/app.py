@@ -16,6 +16,7 @@ from aiogram.client.session.middlewares.base import (
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.fsm.strategy import FSMStrategy
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
@@ -28,7 +29,7 @@ from bot.i18n import LocaleMiddleware, build_i18n
 from bot.middlewares import DatabaseMiddleware, GuardMiddleware, PrivateOnlyMiddleware
 from bot.sender import Sender
 from bot.settings import Settings
-from bot.throttle import ThrottleMiddleware, TokenBuckets
+from bot.throttle import RedisTokenBuckets, ThrottleMiddleware, TokenBuckets
 from domain.clock import Clock
 from handlers import get_routers
 from storage import crypto
@@ -112,6 +113,15 @@ def build_fsm_storage(
     return SqlStorage(sessionmaker), SimpleEventIsolation()
 
 
+def _flood_buckets(settings: Settings, storage: BaseStorage) -> TokenBuckets | RedisTokenBuckets:
+    """Per user: in Redis beside the conversations when several workers share
+    them (so N workers do not give a flood N times the rate), else here."""
+    burst, rate = settings.throttle_burst, settings.throttle_rate
+    if isinstance(storage, RedisStorage):
+        return RedisTokenBuckets(storage.redis, settings.redis_prefix, burst, rate)
+    return TokenBuckets(burst, rate)
+
+
 def build_dispatcher(
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -136,8 +146,7 @@ def build_dispatcher(
     # Flood control first (bot/throttle.py): a dropped update waits for no
     # lock and costs no FSM read and no database session.
     if settings.throttle_rate > 0:
-        buckets = TokenBuckets(settings.throttle_burst, settings.throttle_rate)
-        dp.update.outer_middleware(ThrottleMiddleware(buckets, i18n))
+        dp.update.outer_middleware(ThrottleMiddleware(_flood_buckets(settings, storage), i18n))
     # The conversation: one user's updates one at a time, then the state.
     dp.update.outer_middleware(dp.fsm)
     dp.update.outer_middleware(DatabaseMiddleware(sessionmaker, clock))
