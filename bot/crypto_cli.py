@@ -69,18 +69,12 @@ BAD_KEY = """数据密钥格式不对（{problem}）：应为 32 字节的 base6
   python -c "import base64,os; print(base64.b64encode(os.urandom(32)).decode())"
 生成。(The data key must be base64 of 32 bytes: {problem}.)"""
 
-# Logged: the log masks every Chinese run (bot/logging_setup.py), so the
-# English half is what an operator reads there.
-BAD_MODE = (
-    "密钥文件 {path} 的权限是 {mode}，其他用户可以读取；已改为 600。"
-    "(The key file {path} had mode {mode}, readable by others: set to 600.)"
-)
+# Logged, so in English: the log masks every Chinese run (bot/logging_setup.py).
+BAD_MODE = "The key file {path} had mode {mode}, readable by other users: set to 600."
 
 CREATED = (
-    "已生成数据密钥 {path}（权限 600）。请立即把它备份到数据库以外的安全位置："
-    "丢失密钥，加密的身份证号、电话、住址将无法恢复。"
-    "(Created the data key {path} with mode 600. Back it up now, apart from the "
-    "database: without it the encrypted ID numbers, phones and addresses are lost.)"
+    "Created the data key {path} (mode 600). BACK IT UP NOW, apart from the database: "
+    "without it the encrypted ID numbers, phones and addresses cannot be read."
 )
 
 
