@@ -3,11 +3,13 @@ PostgreSQL when PAICHA_TEST_PG_URL names a server (``.ci/run`` starts one)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -42,6 +44,39 @@ def _require_pg() -> str:
             pytest.fail("CI must provide PostgreSQL: PAICHA_TEST_PG_URL is not set")
         pytest.skip("PAICHA_TEST_PG_URL not set: PostgreSQL tests skipped on this machine")
     return PG_URL
+
+
+REDIS_URL = os.environ.get("PAICHA_TEST_REDIS_URL")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The tests' Redis (``.ci/run`` starts one): skipped without it here, a
+    failure on CI."""
+    if not REDIS_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide Redis: PAICHA_TEST_REDIS_URL is not set")
+        pytest.skip("PAICHA_TEST_REDIS_URL not set: the Redis tests are skipped on this machine")
+    return REDIS_URL
+
+
+@contextlib.asynccontextmanager
+async def redis_scratch(url: str) -> AsyncIterator[tuple[Redis, str]]:
+    """A client and a key prefix of this test's own, whose keys go after it."""
+    client = Redis.from_url(url)
+    prefix = f"paicha-test-{uuid.uuid4().hex}"
+    try:
+        yield client, prefix
+    finally:
+        async for name in client.scan_iter(f"{prefix}:*"):
+            await client.delete(name)
+        await client.aclose()
+
+
+@pytest.fixture
+async def redis_prefix(redis_url: str) -> AsyncIterator[tuple[Redis, str]]:
+    async with redis_scratch(redis_url) as scratch:
+        yield scratch
 
 
 async def _fresh_pg(admin_url: str) -> tuple[str, str]:

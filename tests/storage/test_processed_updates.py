@@ -9,8 +9,6 @@ recorded by that write."""
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -28,7 +26,7 @@ from storage.models import Organisation, ProcessedUpdate
 from storage.redis_fsm import RecordingRedisStorage
 from storage.services import processed
 from storage.services.processed import DuplicateUpdate, UpdateSession
-from tests.conftest import both_backends
+from tests.conftest import both_backends, redis_scratch
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
@@ -180,7 +178,6 @@ async def test_the_scheduler_leader_prunes_hourly_and_a_follower_never(sessionma
 # ---- a conversation step that writes only the conversation ------------------------------------
 
 STEP_KEY = StorageKey(bot_id=42, chat_id=101, user_id=101)
-REDIS_URL = os.environ.get("PAICHA_TEST_REDIS_URL")
 
 
 @pytest.fixture(params=["sql", "redis"])
@@ -189,20 +186,9 @@ async def conversations(request, sessionmaker) -> AsyncIterator[BaseStorage]:  #
     if request.param == "sql":
         yield SqlStorage(sessionmaker)
         return
-    if not REDIS_URL:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide Redis: PAICHA_TEST_REDIS_URL is not set")
-        pytest.skip("PAICHA_TEST_REDIS_URL not set")
-    prefix = f"paicha-test-{uuid.uuid4().hex}"
-    storage = RecordingRedisStorage.from_url(
-        REDIS_URL, engine=sessionmaker.kw["bind"], key_builder=DefaultKeyBuilder(prefix=prefix)
-    )
-    try:
-        yield storage
-    finally:
-        async for name in storage.redis.scan_iter(f"{prefix}:*"):
-            await storage.redis.delete(name)
-        await storage.close()
+    async with redis_scratch(request.getfixturevalue("redis_url")) as (client, prefix):
+        keys = DefaultKeyBuilder(prefix=prefix)
+        yield RecordingRedisStorage(client, engine=sessionmaker.kw["bind"], key_builder=keys)
 
 
 @both_backends

@@ -7,9 +7,6 @@ Needs Redis (PAICHA_TEST_REDIS_URL)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
@@ -17,23 +14,13 @@ from redis.asyncio import Redis
 
 from storage.redis_fsm import LOCK_SECONDS, LeasedRedisIsolation
 
-REDIS_URL = os.environ.get("PAICHA_TEST_REDIS_URL")
 KEY = StorageKey(bot_id=42, chat_id=101, user_id=101)
 
 
 @pytest.fixture
-async def redis() -> AsyncIterator[tuple[Redis, DefaultKeyBuilder]]:
-    if not REDIS_URL:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide Redis: PAICHA_TEST_REDIS_URL is not set")
-        pytest.skip("PAICHA_TEST_REDIS_URL not set")
-    client = Redis.from_url(REDIS_URL)
-    keys = DefaultKeyBuilder(prefix=f"paicha-test-{uuid.uuid4().hex}")
-    try:
-        yield client, keys
-    finally:
-        await client.delete(keys.build(KEY, "lock"))
-        await client.aclose()
+def redis(redis_prefix: tuple[Redis, str]) -> tuple[Redis, DefaultKeyBuilder]:
+    client, prefix = redis_prefix
+    return client, DefaultKeyBuilder(prefix=prefix)
 
 
 async def test_a_held_lock_expires_within_seconds_not_a_minute(redis):

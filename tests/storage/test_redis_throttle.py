@@ -6,12 +6,8 @@ falls back to its own buckets. Needs Redis (PAICHA_TEST_REDIS_URL)."""
 
 from __future__ import annotations
 
-import os
 import random
-import uuid
-from collections.abc import AsyncIterator
 
-import pytest
 from aiogram.fsm.storage.base import DefaultKeyBuilder
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
@@ -22,8 +18,6 @@ from bot.app import _flood_buckets
 from bot.settings import Settings
 from bot.throttle import RedisTokenBuckets, TokenBuckets, Verdict
 
-REDIS_URL = os.environ.get("PAICHA_TEST_REDIS_URL")
-
 
 class FakeClock:
     def __init__(self) -> None:
@@ -33,24 +27,8 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture
-async def redis() -> AsyncIterator[tuple[Redis, str]]:
-    if not REDIS_URL:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide Redis: PAICHA_TEST_REDIS_URL is not set")
-        pytest.skip("PAICHA_TEST_REDIS_URL not set")
-    client = Redis.from_url(REDIS_URL)
-    prefix = f"paicha-test-{uuid.uuid4().hex}"
-    try:
-        yield client, prefix
-    finally:
-        async for name in client.scan_iter(f"{prefix}:*"):
-            await client.delete(name)
-        await client.aclose()
-
-
-async def test_a_flood_over_two_workers_gets_one_burst_and_one_notice(redis):
-    client, prefix = redis
+async def test_a_flood_over_two_workers_gets_one_burst_and_one_notice(redis_prefix):
+    client, prefix = redis_prefix
     clock = FakeClock()
     workers = [RedisTokenBuckets(client, prefix, 10, 3.0, clock=clock) for _ in range(2)]
     verdicts = [await workers[i % 2].check(1) for i in range(1000)]  # one instant
@@ -59,10 +37,10 @@ async def test_a_flood_over_two_workers_gets_one_burst_and_one_notice(redis):
     assert await workers[1].check(2) is Verdict.PASS  # another user is untouched
 
 
-async def test_the_shared_bucket_decides_as_the_in_process_one(redis):
+async def test_the_shared_bucket_decides_as_the_in_process_one(redis_prefix):
     """The same taps, at the same times: the same verdicts, tap for tap.
     (Rate 4 and quarter-second gaps keep the token counts exact in both.)"""
-    client, prefix = redis
+    client, prefix = redis_prefix
     clock = FakeClock()
     shared = RedisTokenBuckets(client, prefix, 10, 4.0, clock=clock)
     local = TokenBuckets(10, 4.0, clock=clock)
@@ -72,8 +50,8 @@ async def test_the_shared_bucket_decides_as_the_in_process_one(redis):
         assert await shared.check(7) is local.take(7)
 
 
-async def test_a_bucket_full_again_is_forgotten(redis):
-    client, prefix = redis
+async def test_a_bucket_full_again_is_forgotten(redis_prefix):
+    client, prefix = redis_prefix
     buckets = RedisTokenBuckets(client, prefix, 10, 3.0)
     await buckets.check(1)
     left = await client.pttl(f"{prefix}:flood:1")
