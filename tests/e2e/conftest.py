@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,6 +27,23 @@ from tests.factories import member_values
 
 TOKEN = "123456:TEST-TOKEN"
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def bot_settings(emulator: BotApiEmulator | None = None, **values: Any) -> Settings:
+    """The bot's settings in a test: the emulator's address, user 900 a fixed
+    admin, nothing read from a .env file, and the scheduler off (its digest and
+    reminders would land between a test's own messages; tests/e2e/
+    test_scheduler.py runs it on purpose). ``values`` are what the test is
+    about; a test that opens a database names its ``database_url``."""
+    defaults: dict[str, Any] = {
+        "bot_token": TOKEN,
+        "paicha_admin_ids": [900],
+        "scheduler_enabled": False,
+        "_env_file": None,
+    }
+    if emulator is not None:
+        defaults["bot_api_url"] = emulator.base_url
+    return Settings(**{**defaults, **values})
 
 
 @dataclass
@@ -87,29 +105,33 @@ class World:
         return ids
 
 
+W = TypeVar("W", bound=World)
+
+
+@contextlib.asynccontextmanager
+async def running(world: W) -> AsyncIterator[W]:
+    """The world's bot started, and stopped however the test ends (unless the
+    test stopped it itself)."""
+    await world.start()
+    try:
+        yield world
+    finally:
+        if world.app is not None:
+            await world.stop()
+
+
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     async with BotApiEmulator() as emulator:
-        settings = Settings(
-            bot_token=TOKEN,
-            bot_api_url=emulator.base_url,
+        settings = bot_settings(
+            emulator,
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'e2e.sqlite3'}",
-            paicha_admin_ids=[900],
-            # The scheduler's digest and reminders would land between a test's
-            # own messages; tests/e2e/test_scheduler.py runs it on purpose.
-            scheduler_enabled=False,
             # Scripted users tap faster than a person can; flood control
             # would slow them (tests/e2e/test_throttle.py runs it on purpose).
             throttle_rate=0,
-            _env_file=None,  # type: ignore[call-arg]
         )
-        w = World(emulator, settings)
-        await w.start()
-        try:
+        async with running(World(emulator, settings)) as w:
             yield w
-        finally:
-            if w.app is not None:
-                await w.stop()
 
 
 @pytest.fixture

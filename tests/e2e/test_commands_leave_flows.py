@@ -23,7 +23,6 @@ from aiogram.fsm.storage.base import StorageKey
 from bot.flows import OptionalStep, all_flows
 from bot.runner import assemble
 from bot.sender import Sender
-from bot.settings import Settings
 from domain.clock import FixedClock
 from emulator import BotApiEmulator, ChatUser
 from emulator.models import BotMessage
@@ -31,7 +30,7 @@ from handlers import get_routers
 from handlers.common import COMMANDS
 from storage.services import campaigns
 from storage.services.access import Role, load_actor
-from tests.e2e.conftest import NOW, TOKEN, World
+from tests.e2e.conftest import NOW, World, bot_settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 USER = 900  # admin (settings), committee staff and secretary: every command is theirs
@@ -53,14 +52,11 @@ async def everything(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     branch with members, and user 900 in every role."""
     tmp: Path = tmp_path_factory.mktemp("flows")
     async with BotApiEmulator() as emulator:
-        settings = Settings(
-            bot_token=TOKEN,
-            bot_api_url=emulator.base_url,
+        settings = bot_settings(
+            emulator,
             database_url=f"sqlite+aiosqlite:///{tmp / 'e2e.sqlite3'}",
             paicha_admin_ids=[USER],
-            scheduler_enabled=False,  # no digest between a command and its answer
             throttle_rate=0,  # a script taps faster than a person (bot/throttle.py)
-            _env_file=None,  # type: ignore[call-arg]
         )
         world = World(emulator, settings)
         # ~1,500 messages go into one chat: without Telegram's per-chat pace

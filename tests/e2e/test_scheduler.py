@@ -28,7 +28,7 @@ from storage.models import Member, Notification, User
 from storage.services import campaigns
 from storage.services.access import Actor, Grant, Role
 from tests.conftest import both_backends
-from tests.e2e.conftest import TOKEN, World
+from tests.e2e.conftest import World, bot_settings, running
 from tests.factories import member_values
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -39,22 +39,11 @@ USERS = list(range(501, 511))
 async def world(db_url: str) -> AsyncIterator[World]:
     """The e2e world with the bot's own scheduler off: each test runs its
     schedulers on a clock it moves. SQLite unless a test asks for both."""
-    async with BotApiEmulator() as emulator:
-        settings = Settings(
-            bot_token=TOKEN,
-            bot_api_url=emulator.base_url,
-            database_url=db_url,
-            paicha_admin_ids=[900],
-            scheduler_enabled=False,
-            _env_file=None,  # type: ignore[call-arg]
-        )
-        w = World(emulator, settings)
-        await w.start()
-        try:
-            yield w
-        finally:
-            if w.app is not None:
-                await w.stop()
+    async with (
+        BotApiEmulator() as emulator,
+        running(World(emulator, bot_settings(emulator, database_url=db_url))) as w,
+    ):
+        yield w
 
 
 def clock_at(*args: int) -> ShiftedClock:
@@ -339,13 +328,13 @@ async def test_paicha_run_runs_the_scheduler_by_default_and_a_digest_arrives_by_
     """`paicha run` (assemble + poll) is a complete bot: its scheduler ticks at
     start, so a digest due today arrives without anybody calling tick()."""
     async with BotApiEmulator() as emulator:
-        settings = Settings(
-            bot_token=TOKEN,
-            bot_api_url=emulator.base_url,
+        assert Settings.model_fields["scheduler_enabled"].default  # `paicha run` schedules
+        settings = bot_settings(  # `paicha run` as shipped: no fixed admin, the scheduler on
+            emulator,
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'run.sqlite3'}",
-            _env_file=None,  # type: ignore[call-arg]
+            paicha_admin_ids=[],
+            scheduler_enabled=True,
         )
-        assert settings.scheduler_enabled  # the default
         # The scene is set with the scheduler off, so no tick races the set-up.
         w = World(emulator, settings.model_copy(update={"scheduler_enabled": False}))
         await w.start()  # the e2e clock: 25 November 2026, 10:00

@@ -17,35 +17,23 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import build_bot
-from bot.settings import Settings
 from domain.clock import ShiftedClock
 from emulator import BotApiEmulator
 from scheduler import SchedulerApp
 from storage.db import create_engine, make_sessionmaker
 from storage.models import Notification, SchedulerLease
 from tests.conftest import both_backends
-from tests.e2e.conftest import TOKEN, World
+from tests.e2e.conftest import World, bot_settings, running
 from tests.e2e.test_scheduler import SH, USERS, Fake, clock_at, received, started
 
 
 @pytest.fixture
 async def world(db_url: str) -> AsyncIterator[World]:
     async with BotApiEmulator() as emulator:
-        settings = Settings(
-            bot_token=TOKEN,
-            bot_api_url=emulator.base_url,
-            database_url=db_url,
-            paicha_admin_ids=[900],
-            scheduler_enabled=False,  # each test runs its own schedulers
-            _env_file=None,  # type: ignore[call-arg]
-        )
-        w = World(emulator, settings)
-        await w.start()
-        try:
+        # The bot's own scheduler is off: each test runs its own schedulers.
+        settings = bot_settings(emulator, database_url=db_url)
+        async with running(World(emulator, settings)) as w:
             yield w
-        finally:
-            if w.app is not None:
-                await w.stop()
 
 
 class Pair:
@@ -209,7 +197,7 @@ async def test_running_schedulers_elect_one_leader_and_the_other_takes_over_by_i
 
 def test_the_lease_length_is_a_setting_renewed_every_third_of_it():
     def app(seconds: int) -> SchedulerApp:
-        settings = Settings(bot_token=TOKEN, scheduler_lease_seconds=seconds, _env_file=None)  # type: ignore[call-arg]
+        settings = bot_settings(scheduler_lease_seconds=seconds)
         return SchedulerApp(bot=None, sessionmaker=None, clock=ShiftedClock(SH), settings=settings)  # type: ignore[arg-type]
 
     assert (app(60).lease_ttl, app(60).renew_every) == (timedelta(seconds=60), 20)

@@ -14,31 +14,22 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings
 from bot.throttle import TOO_FAST
 from emulator import BotApiEmulator
-from tests.e2e.conftest import TOKEN, World
+from tests.e2e.conftest import World, bot_settings, running
 
 
 @pytest.fixture
 async def flood_world(tmp_path: Path) -> AsyncIterator[World]:
     async with BotApiEmulator() as emulator:
-        settings = Settings(
-            bot_token=TOKEN,
-            bot_api_url=emulator.base_url,
+        settings = bot_settings(
+            emulator,
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'flood.sqlite3'}",
             paicha_admin_ids=[900, 901],
-            scheduler_enabled=False,
-            _env_file=None,  # type: ignore[call-arg]
         )
         assert (settings.throttle_burst, settings.throttle_rate) == (10, 3.0)  # the defaults
-        world = World(emulator, settings)
-        await world.start()
-        try:
+        async with running(World(emulator, settings)) as world:
             yield world
-        finally:
-            if world.app is not None:
-                await world.stop()
 
 
 async def _until(condition, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]  # noqa: ASYNC109

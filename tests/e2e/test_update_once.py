@@ -23,12 +23,11 @@ from aiogram.types import Update
 from sqlalchemy import func, select
 
 from bot.runner import Paicha, assemble
-from bot.settings import Settings
 from emulator import BotApiEmulator, ChatUser
 from storage.models import ContactAttempt, Member, ProcessedUpdate
 from storage.services.access import Role
 from tests.conftest import both_backends
-from tests.e2e.conftest import TOKEN, World
+from tests.e2e.conftest import World, bot_settings, running
 from tests.e2e.test_roster_upload import _fill
 from tests.e2e.test_search import _lost_branch
 from tests.factories import member_values
@@ -50,26 +49,15 @@ class Recorder(BaseMiddleware):
 
 @pytest.fixture
 async def world(db_url: str) -> AsyncIterator[World]:
-    async with BotApiEmulator() as emulator:
-        settings = Settings(
-            bot_token=TOKEN,
-            bot_api_url=emulator.base_url,
-            database_url=db_url,
-            paicha_admin_ids=[900],
-            scheduler_enabled=False,
-            _env_file=None,  # type: ignore[call-arg]
-        )
-        w = World(emulator, settings)
-        await w.start()
-        try:
-            await w.org("示例党委", "committee")
-            await w.org("一支部", "branch", "示例党委")
-            await w.grant(SECRETARY, Role.SECRETARY, "一支部")
-            await _lost_branch(w)
-            yield w
-        finally:
-            if w.app is not None:
-                await w.stop()
+    async with (
+        BotApiEmulator() as emulator,
+        running(World(emulator, bot_settings(emulator, database_url=db_url))) as w,
+    ):
+        await w.org("示例党委", "committee")
+        await w.org("一支部", "branch", "示例党委")
+        await w.grant(SECRETARY, Role.SECRETARY, "一支部")
+        await _lost_branch(w)
+        yield w
 
 
 async def _up_to_the_note(sec: ChatUser) -> None:

@@ -29,7 +29,7 @@ from bot.webhook import SECRET_HEADER, WebhookConfigError, webhook_problem
 from domain.clock import FixedClock
 from emulator import BotApiEmulator
 from storage.models import User
-from tests.e2e.conftest import NOW, TOKEN, World
+from tests.e2e.conftest import NOW, TOKEN, World, bot_settings, running
 
 SECRET = "e2e_Webhook-secret_0123456789"
 
@@ -74,17 +74,13 @@ class WebhookWorld(World):
 
 def _settings(emulator: BotApiEmulator, tmp_path: Path, secret: str | None) -> Settings:
     port = free_port()
-    return Settings(
-        bot_token=TOKEN,
-        bot_api_url=emulator.base_url,
+    return bot_settings(
+        emulator,
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'webhook.sqlite3'}",
-        paicha_admin_ids=[900],
-        scheduler_enabled=False,
         webhook_url=f"http://127.0.0.1:{port}",
         webhook_secret=SecretStr(secret) if secret else None,
         webhook_host="127.0.0.1",
         webhook_port=port,
-        _env_file=None,  # type: ignore[call-arg]
     )
 
 
@@ -92,13 +88,8 @@ def _settings(emulator: BotApiEmulator, tmp_path: Path, secret: str | None) -> S
 async def hook_world(tmp_path: Path) -> AsyncIterator[WebhookWorld]:
     emulator = BotApiEmulator(webhook_timeout=10, webhook_retry=(0.05, 0.3))
     async with emulator:
-        world = WebhookWorld(emulator, _settings(emulator, tmp_path, SECRET))
-        await world.start()
-        try:
+        async with running(WebhookWorld(emulator, _settings(emulator, tmp_path, SECRET))) as world:
             yield world
-        finally:
-            if world.app is not None:
-                await world.stop()
 
 
 @pytest.fixture
@@ -254,12 +245,7 @@ def test_webhook_settings_are_checked_without_showing_the_secret():
 
 
 async def test_serve_webhook_refuses_to_start_without_a_url(tmp_path: Path):
-    settings = Settings(
-        bot_token=TOKEN,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}",
-        scheduler_enabled=False,
-        _env_file=None,  # type: ignore[call-arg]
-    )
+    settings = bot_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}")
     app = await assemble(settings)
     try:
         with pytest.raises(WebhookConfigError, match="WEBHOOK_URL"):

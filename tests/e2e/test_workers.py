@@ -42,7 +42,7 @@ from storage.models import FsmRecord, Member, Organisation
 from storage.services.access import Role
 from storage.services.users import grant_role
 from tests.conftest import both_backends  # noqa: F401  (the db_url fixture's backends)
-from tests.e2e.conftest import NOW, TOKEN
+from tests.e2e.conftest import NOW, TOKEN, bot_settings
 from tests.e2e.test_webhook import free_port
 from tests.factories import id_number
 
@@ -153,8 +153,13 @@ class Workers:
         self.tasks.clear()
 
 
-@pytest.fixture
-async def workers(db_url: str, tmp_path: Path) -> AsyncIterator[Workers]:
+@contextlib.asynccontextmanager
+async def _balanced(
+    db_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[BotApiEmulator, RoundRobin, list[Settings]]]:
+    """The emulator, the balancer in front of two ports, and each worker's
+    settings: one database, one Redis prefix (its keys deleted at the end),
+    one public address and one data key, a port each."""
     redis_url = _require_redis()
     prefix = f"paicha_t_{uuid.uuid4().hex[:12]}"
     ports = [free_port(), free_port()]
@@ -163,31 +168,34 @@ async def workers(db_url: str, tmp_path: Path) -> AsyncIterator[Workers]:
         RoundRobin([f"http://127.0.0.1:{p}" for p in ports]) as proxy,
     ):
         settings = [
-            Settings(
-                bot_token=TOKEN,
-                bot_api_url=emulator.base_url,
+            bot_settings(
+                emulator,
                 database_url=db_url,
-                paicha_admin_ids=[900],
-                scheduler_enabled=False,
                 throttle_rate=0,  # scripted users are faster than people
                 webhook_url=proxy.url,  # the one public address
                 webhook_secret=SecretStr(SECRET),
-                webhook_host="127.0.0.1",
                 webhook_port=port,
                 redis_url=redis_url,
                 redis_prefix=prefix,
                 data_dir=tmp_path / "data",  # one data key for both
-                _env_file=None,  # type: ignore[call-arg]
             )
             for port in ports
         ]
+        try:
+            yield emulator, proxy, settings
+        finally:
+            await _forget(redis_url, prefix)
+
+
+@pytest.fixture
+async def workers(db_url: str, tmp_path: Path) -> AsyncIterator[Workers]:
+    async with _balanced(db_url, tmp_path) as (emulator, proxy, settings):
         pool = Workers(emulator, proxy, settings)
         try:
             await pool.start()
             yield pool
         finally:
             await pool.stop()
-            await _forget(redis_url, prefix)
 
 
 async def _forget(redis_url: str, prefix: str) -> None:
@@ -401,30 +409,10 @@ async def test_kill9_of_a_worker_in_the_middle_of_a_conversation_it_goes_on_on_t
     """Issue 17's faults: worker 0 (a real `paicha run --webhook` process) is
     killed with SIGKILL half-way through /add; the balancer sends the rest to
     worker 1, which finds the conversation in Redis and saves the member once."""
-    redis_url = _require_redis()
-    prefix = f"paicha_t_{uuid.uuid4().hex[:12]}"
-    ports = [free_port(), free_port()]
-    async with (
-        BotApiEmulator(webhook_timeout=15, webhook_retry=(0.05, 0.3)) as emulator,
-        RoundRobin([f"http://127.0.0.1:{p}" for p in ports]) as proxy,
-    ):
-        base = {
-            "bot_token": TOKEN,
-            "bot_api_url": emulator.base_url,
-            "database_url": db_url,
-            "paicha_admin_ids": [900],
-            "scheduler_enabled": False,
-            "throttle_rate": 0,
-            "webhook_url": proxy.url,
-            "webhook_secret": SecretStr(SECRET),
-            "redis_url": redis_url,
-            "redis_prefix": prefix,
-            "data_dir": tmp_path / "data",
-            "_env_file": None,
-        }
-        process = WorkerProcess(Settings(**base, webhook_port=ports[0]), tmp_path / "w0")
+    async with _balanced(db_url, tmp_path) as (emulator, proxy, settings):
+        process = WorkerProcess(settings[0], tmp_path / "w0")
         process.start()
-        pool = Workers(emulator, proxy, [Settings(**base, webhook_port=ports[1])])
+        pool = Workers(emulator, proxy, settings[1:])
         try:
             await process.healthy()  # migrated and serving
             await pool.start()
@@ -463,4 +451,3 @@ async def test_kill9_of_a_worker_in_the_middle_of_a_conversation_it_goes_on_on_t
         finally:
             process.kill9()
             await pool.stop()
-            await _forget(redis_url, prefix)
