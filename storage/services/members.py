@@ -166,8 +166,9 @@ async def list_members(
             max=_QUERY_MAX,
         )
     if query:
-        like = f"%{query.replace('%', '').replace('_', '')}%"
-        found = Member.name.like(like)
+        # % and _ are a name's own characters, not wildcards (issue 18 §6).
+        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        found = Member.name.like(f"%{escaped}%", escape="\\")
         tail = query[-6:].upper()
         if len(tail) >= _ID_TAIL_MIN and _ID_TAIL.fullmatch(tail):
             ids = await _id_number_ends(session, branch_id, tail)

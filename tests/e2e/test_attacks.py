@@ -301,9 +301,13 @@ async def test_lists_and_digests_mask_id_numbers_and_phones_only_the_card_shows_
 ):
     """Item 4 (a bot message forwarded to a group): every list a secretary
     gets — the register's pages, a search, /lost, /log's pick list,
-    /summary — shows ID numbers and phones masked (R-CONFIDENTIAL); only the
+    /summary, the daily digest — shows ID numbers and phones masked (R-CONFIDENTIAL); only the
     member's own card shows them whole, so a forwarded list tells no more than
     the card did."""
+    from handlers.digest import render_digest
+    from storage.services.digest import digests_for_day
+    from tests.e2e.conftest import NOW
+    from tests.e2e.test_digest import _lost_today
     from tests.e2e.test_search import _set
 
     ids = await branch_world.members("一支部", 12)
@@ -326,6 +330,16 @@ async def test_lists_and_digests_mask_id_numbers_and_phones_only_the_card_shows_
     for command in ("/lost", "/log", "/summary"):
         await sec.send(command)
         lists += await sec.wait_idle()
+    # The daily digest, as the scheduler renders it for this secretary.
+    lost_today = await _lost_today(branch_world, "一支部", 40)
+    await _set(branch_world, lost_today, phone=phone(4499))
+    async with branch_world.app.sessionmaker() as s:
+        digests = await digests_for_day(s, today=NOW.date(), pocket_days=90)
+        members.append(await s.get(Member, lost_today))
+    [digest] = [d for d in digests if d.recipient == 101]
+    text, _ = render_digest(digest)
+    assert members[-1].name in text
+    lists.append(BotMessage(101, 0, 0, text, "HTML", None))
     await sec.send(f"/members {members[2].name}")
     await sec.reply()
     await sec.press("1")
@@ -337,7 +351,7 @@ async def test_lists_and_digests_mask_id_numbers_and_phones_only_the_card_shows_
             assert not _FULL_ID.search(text), message
             assert not _FULL_PHONE.search(text), message
     masked = "\n".join(m.text for m in lists[:2])
-    for member in members:
+    for member in members[:12]:
         assert member.id_number[:4] + "*" * 10 + member.id_number[-4:] in masked
     assert members[2].id_number in card.text and members[2].phone in card.text
 
@@ -538,6 +552,29 @@ async def test_html_and_markdown_in_names_are_shown_as_typed_R_CONFIDENTIAL(bran
     assert branch in page.text and branch in card.text
     assert any(name in card.text for name in stored)
     assert any(name in channel.text for name in stored)
+    # A note with HTML, then the member's views that show their name or the note.
+    for label in ("亲属", "获得线索", "昨天"):
+        await sec.press(label)
+        await sec.reply()
+    note = "<i>邻</i>&lt;说"
+    await sec.send(note)
+    assert "已保存" in (await sec.reply()).text
+    async with branch_world.app.sessionmaker() as s:
+        attempt = (await s.scalars(select(ContactAttempt))).one()
+        assert attempt.note == note
+        logged = attempt.member_id
+        logged_name = (await s.get(Member, logged)).name
+    await sec.send(f"/members {logged_name}")
+    await sec.reply()
+    await sec.press("1")
+    logged_card = await sec.reply()
+    views = {}
+    for label in ("查找记录", "档案", "处置", "家庭成员", "添加"):  # the last two edit the card
+        await sec.press(label, logged_card)
+        views[label] = await sec.reply()
+    assert note in views["查找记录"].text
+    assert logged_name in views["处置"].text and logged_name in views["添加"].text
+    await sec.wait_idle()
     everything = _events(branch_world, 103)
     for message in everything:
         raw = message.raw_text or ""
