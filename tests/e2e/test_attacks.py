@@ -574,7 +574,10 @@ async def test_html_and_markdown_in_names_are_shown_as_typed_R_CONFIDENTIAL(bran
         views[label] = await sec.reply()
     assert note in views["查找记录"].text
     assert logged_name in views["处置"].text and logged_name in views["添加"].text
-    await sec.wait_idle()
+    emulator = branch_world.emulator
+    assert await emulator.signal.wait_for(lambda: not emulator.unanswered_callbacks(), 5), [
+        c.data for c in emulator.unanswered_callbacks()
+    ]
     everything = _events(branch_world, 103)
     for message in everything:
         raw = message.raw_text or ""
