@@ -26,7 +26,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -71,17 +73,36 @@ class Processes:
         self.workdir, self.env = workdir, env
         self.procs: list[subprocess.Popen[bytes]] = []
         self.log = workdir / "bots.log"
+        self.reports: list[Path] = []
 
     def start(self, kind: str, **extra: str) -> None:
+        report = self.workdir / f"report-{len(self.procs)}.json"
+        self.reports.append(report)
         self.procs.append(
             subprocess.Popen(
                 [sys.executable, str(WORKER), kind],
                 cwd=self.workdir,  # no .env here: only the environment configures them
-                env={**self.env, **extra},
+                env={**self.env, **extra, "PAICHA_BENCH_REPORT": str(report)},
                 stdout=subprocess.DEVNULL,
                 stderr=self.log.open("ab"),
             )
         )
+
+    def begin(self) -> None:
+        """The users begin: each bot process measures from now (load_worker)."""
+        for proc in self.procs:
+            proc.send_signal(signal.SIGUSR1)
+
+    def figures(self) -> tuple[list[float], float]:
+        """Every bot process's loop lags and their CPU seconds, once stopped."""
+        lags: list[float] = []
+        cpu = 0.0
+        for report in self.reports:
+            if report.exists():
+                data = json.loads(report.read_text())
+                lags += data["lags"]
+                cpu += data["cpu"]
+        return lags, cpu
 
     def alive(self) -> None:
         for proc in self.procs:
@@ -151,11 +172,20 @@ async def run(
     first_id: int,
     emulator: BotApiEmulator,
     args: argparse.Namespace,
+    procs: Processes,
 ) -> Result:
     result = Result(name, n, n * len(script))
+    procs.begin()
     loop = asyncio.get_running_loop()
     ids = [first_id + i for i in range(n)]
     await drive(emulator, result, ids, script, args.step_timeout, loop.time() + args.timeout)
+    return result
+
+
+def measured(result: Result, procs: Processes) -> Result:
+    """The bots' own loop lag and CPU seconds (their processes, not the
+    harness's): the table's lag columns and the CPU line."""
+    result.lags, result.cpu_seconds = procs.figures()
     return result
 
 
@@ -178,11 +208,12 @@ async def echo(args: argparse.Namespace, tmp: Path) -> Result:
         procs.start("echo-poll")
         try:
             await until(lambda: polling(emulator), "the echo bot polling", procs)
-            return await run(
-                "echo bot, 1 process", args.users, BASELINE_SCRIPT, ECHO_BASE, emulator, args
+            result = await run(
+                "echo bot, 1 process", args.users, BASELINE_SCRIPT, ECHO_BASE, emulator, args, procs
             )
         finally:
             procs.stop()
+        return measured(result, procs)
 
 
 async def one_polling(args: argparse.Namespace, tmp: Path) -> Result:
@@ -193,16 +224,18 @@ async def one_polling(args: argparse.Namespace, tmp: Path) -> Result:
         procs.start("paicha-poll")
         try:
             await until(lambda: polling(emulator), "paicha polling", procs)
-            return await run(
+            result = await run(
                 "(a) 1 polling process, SQLite",
                 args.users,
                 PAICHA_SCRIPT,
                 SECRETARY_BASE,
                 emulator,
                 args,
+                procs,
             )
         finally:
             procs.stop()
+        return measured(result, procs)
 
 
 async def two_webhooks(args: argparse.Namespace, tmp: Path) -> Result:
@@ -229,23 +262,29 @@ async def two_webhooks(args: argparse.Namespace, tmp: Path) -> Result:
                 await until(lambda: emulator.webhook is not None, "the webhook set", procs)
                 await asyncio.sleep(2)  # both workers up (each sets the same webhook)
                 procs.alive()
-                return await run(
+                result = await run(
                     "(b) 2 webhook workers, PG + Redis",
                     args.users,
                     PAICHA_SCRIPT,
                     SECRETARY_BASE,
                     emulator,
                     args,
+                    procs,
                 )
             finally:
                 procs.stop()
                 await _forget(args.redis_url, prefix)
+            return measured(result, procs)
 
 
 def extra(results: list[Result]) -> str:
     lines = []
     for r in results:
-        lines.append(f"{r.name:<38} p99 {r.pct(0.99):8.0f} ms")
+        per_step = 1000 * r.cpu_seconds / r.steps if r.steps else float("nan")
+        lines.append(
+            f"{r.name:<38} p99 {r.pct(0.99):8.0f} ms; bots' CPU {r.cpu_seconds:6.1f} s, "
+            f"{per_step:5.2f} ms a step"
+        )
         for error, count in r.errors.most_common(3):
             lines.append(f"    {count}× {error}")
     return "\n".join(lines)
