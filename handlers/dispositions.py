@@ -31,6 +31,7 @@ from domain.dates import parse_date
 from domain.dispositions import PLANS, Outcome, Side, Step
 from domain.errors import N_, InvalidInput
 from handlers import disposition_view as dv
+from handlers.buttons import STALE_BUTTON, from_button
 from handlers.filters import HasRole
 from handlers.member_view import MemberAction
 from handlers.routes import Routes
@@ -137,10 +138,7 @@ async def view_case(
 
 
 def _outcome(code: str) -> Outcome:
-    try:
-        return Outcome.of(code)
-    except ValueError:
-        raise InvalidInput(N_("这个按钮已失效，请重新发送命令。")) from None
+    return from_button(Outcome.of, code)
 
 
 @router.callback_query(dv.CaseAction.filter(F.action == "new"))
@@ -294,7 +292,7 @@ async def tapped_fact(
     elif tapped == dv.SKIP and key in dv.OPTIONAL:
         value = None
     else:
-        raise InvalidInput(N_("这个按钮已失效，请重新发送命令。"))
+        raise InvalidInput(STALE_BUTTON)
     await call.message.edit_reply_markup(reply_markup=None)
     await _take(call.message, state, value)
 
@@ -602,7 +600,7 @@ async def ask_review(
         state,
         CaseFlow.review_result,
         callback_data.id,
-        appeal_id=int(callback_data.arg),
+        appeal_id=from_button(int, callback_data.arg),
     )
     await message.answer(_("请写明申诉复查的结果："))
 

@@ -22,6 +22,7 @@ from domain.clock import Clock
 from domain.dates import parse_date
 from domain.errors import N_, InvalidInput
 from handlers.branch_choice import pick_branch
+from handlers.buttons import from_button
 from handlers.filters import HasRole
 from handlers.member_view import BranchPick
 from handlers.routes import Routes
@@ -202,7 +203,7 @@ async def tick(
     data = await state.get_data()
     ticked = set(data["ticked"])
     if callback_data.op == "toggle":
-        ticked ^= {int(callback_data.value)}
+        ticked ^= {from_button(int, callback_data.value)}
     elif callback_data.op == "all":
         ticked |= {
             mid
@@ -213,7 +214,7 @@ async def tick(
     elif callback_data.op == "none":
         ticked.clear()
     else:
-        await state.update_data(page=int(callback_data.value))
+        await state.update_data(page=from_button(int, callback_data.value))
     await state.update_data(ticked=sorted(ticked))
     await _render(call.message, state, session, actor, edit=True)
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.channels import ChannelGroup
 from domain.clock import Clock
 from domain.errors import InvalidInput
+from handlers.buttons import from_button
 from handlers.filters import HasRole
 from handlers.form_walk import on_complete, start_form
 from handlers.member_view import MemberAction
@@ -131,7 +132,7 @@ async def ask_reason(
 ) -> None:
     assert isinstance(call.message, Message)
     await members.require_writable(session, actor, callback_data.member_id)
-    group = ChannelGroup(int(callback_data.arg))
+    group = from_button(lambda raw: ChannelGroup(int(raw)), callback_data.arg)
     await state.set_state(OutcomeFlow.reason)
     await state.set_data({"member_id": callback_data.member_id, "group": int(group)})
     await call.message.answer(

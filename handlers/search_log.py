@@ -27,6 +27,7 @@ from domain.codes import Relation
 from domain.dates import parse_date
 from domain.errors import InvalidInput
 from handlers.branch_choice import pick_branch
+from handlers.buttons import from_button
 from handlers.filters import HasRole
 from handlers.member_view import BranchPick, MemberAction, relative_line
 from handlers.routes import Routes
@@ -204,7 +205,7 @@ async def chosen_informant(
     """A family member: channel 亲属 (朋友 for friends), and who was asked."""
     assert isinstance(call.message, Message)
     member_id = (await state.get_data())["member_id"]
-    relative = await family.relative_of(session, member_id, int(callback_data.value))
+    relative = await family.relative_of(session, member_id, from_button(int, callback_data.value))
     channel = Channel.FRIEND if relative.relation in FRIENDLY else Channel.RELATIVE
     who = relative_line(relative)
     await advance(

@@ -24,6 +24,7 @@ from domain.errors import N_, InvalidInput
 from domain.member_fields import FIELD_BY_KEY
 from domain.sweep import COMPUTED, Answer, Check, fields_to_fill, is_clean
 from handlers import sweep_stats
+from handlers.buttons import from_button
 from handlers.filters import HasRole
 from handlers.member_view import MemberAction
 from handlers.routes import Routes
@@ -322,7 +323,8 @@ async def set_one(
     state: FSMContext,
 ) -> None:
     assert isinstance(call.message, Message)
-    check, answer = Check(callback_data.check), Answer.of(callback_data.answer)
+    check = from_button(Check, callback_data.check)
+    answer = from_button(Answer.of, callback_data.answer)
     if answer is Answer.problem:
         await state.set_state(SweepFlow.note)
         await state.set_data(callback_data.model_dump())

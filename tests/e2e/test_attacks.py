@@ -175,6 +175,9 @@ async def test_forged_callbacks_naming_another_branchs_member_are_refused_R_ACL_
             CaseAction(action="wd", id=case, arg="0"),
             CaseAction(action="appeal", id=case),
             CaseAction(action="review", id=case, arg="1"),
+            # Malformed values: refused as a stale button, not as a failure.
+            CaseAction(action="review", id=case, arg=""),
+            CaseAction(action="new", id=mid, arg="nonsense"),
             Decision(id=case, expected=0, ok=True),
             AttemptAction(attempt_id=attempt, op="show"),
             AttemptAction(attempt_id=attempt, op="result"),
@@ -199,6 +202,8 @@ async def test_forged_callbacks_naming_another_branchs_member_are_refused_R_ACL_
     seen = _events(branch_world, 101)[start:]
     silent = {packed: text for packed, text in refusals.items() if not _CJK.search(text)}
     assert not silent, f"refused without a Chinese word: {silent}"
+    failed = {packed: text for packed, text in refusals.items() if "出了点问题" in text}
+    assert not failed, f"a forged button reached a failure: {failed}"
     shown = _shown(seen)
     for secret in secrets:
         assert secret not in shown, secret
