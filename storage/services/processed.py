@@ -152,15 +152,11 @@ def _record(session: Session, _transaction: SessionTransaction, connection: Conn
         return
     # write_tx begins its transactions with this option (BEGIN IMMEDIATE on
     # SQLite, and the same option on PostgreSQL): only a write unit records.
-    writes = connection.get_execution_options().get(_BEGIN_OPTION) == "IMMEDIATE"
-    session.info[_RECORDING] = writes
-    if not writes:
+    session.info[_RECORDING] = False
+    if connection.get_execution_options().get(_BEGIN_OPTION) != "IMMEDIATE":
         return
-    try:
-        record_on(connection, mark)
-    except DuplicateUpdate:
-        session.info[_RECORDING] = False
-        raise
+    record_on(connection, mark)  # DuplicateUpdate leaves _RECORDING False
+    session.info[_RECORDING] = True
 
 
 @event.listens_for(UpdateSession, "after_commit")

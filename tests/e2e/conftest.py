@@ -145,3 +145,22 @@ async def branch_world(world: World) -> World:
     await world.grant(102, Role.SECRETARY, "二支部")
     await world.grant(201, Role.COMMITTEE, "示例党委")
     return world
+
+
+async def add_full_member(sec: ChatUser, name: str, id_no: str) -> str:
+    """/add by chat, as a secretary types it: the name, the ID number (gender
+    and birth read from it), 入党时间 2005年7月, 正式党员, the rest skipped.
+    Returns the confirmation's text; 保存 is the caller's to press."""
+    await sec.send("/add")
+    await sec.replies(2)
+    await sec.send(name)
+    asked = await sec.reply()
+    assert "身份证号" in asked.text
+    await sec.send(id_no)
+    await sec.replies(2)
+    await sec.send("2005年7月")
+    await sec.reply()
+    await sec.press("正式党员")
+    await sec.reply()
+    await sec.press("跳过其余，去确认")
+    return (await sec.reply()).text

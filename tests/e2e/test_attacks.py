@@ -38,6 +38,7 @@ from storage.models import (
     Member,
 )
 from storage.services.access import Role
+from tests.e2e.conftest import add_full_member
 from tests.factories import id_number, member_values, phone
 
 # Bookkeeping, not data: the update ledger, the user row (seen on every
@@ -506,19 +507,8 @@ async def test_html_and_markdown_in_names_are_shown_as_typed_R_CONFIDENTIAL(bran
     await branch_world.grant(103, Role.SECRETARY, branch)
     sec = branch_world.user(103)
 
-    await sec.send("/add")
-    await sec.replies(2)
-    await sec.send(typed)
-    assert "身份证号" in (await sec.reply()).text
-    await sec.send(id_number(date(1980, 5, 6), male=False, serial=301))
-    await sec.replies(2)
-    await sec.send("2005年7月")
-    await sec.reply()
-    await sec.press("正式党员")
-    await sec.reply()
-    await sec.press("跳过其余，去确认")
-    confirm = await sec.reply()
-    assert typed in confirm.text
+    confirm = await add_full_member(sec, typed, id_number(date(1980, 5, 6), male=False, serial=301))
+    assert typed in confirm
     await sec.press("保存")
     await sec.wait_idle(quiet=0.5, timeout=10)
 

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from domain.idcard import parse_id_number
+from tests.e2e.conftest import add_full_member
 from tests.e2e.test_roster_upload import _fill, _template
 from tests.factories import id_number, member_values, phone
 
@@ -61,18 +62,7 @@ async def test_the_database_file_holds_no_id_number_phone_or_address_in_clear(br
     # Act: /add to the end, an edit of a phone, a search by the ID's last digits,
     # and a second /add left half-way (its conversation holds an ID number)
     added = id_number(date(1981, 2, 3), male=False, serial=77)
-    await sec.send("/add")
-    await sec.replies(2)
-    await sec.send("钱示七")
-    await sec.reply()
-    await sec.send(added)
-    await sec.replies(2)
-    await sec.send("2005年7月")
-    await sec.reply()
-    await sec.press("正式党员")
-    await sec.reply()
-    await sec.press("跳过其余，去确认")
-    await sec.reply()
+    await add_full_member(sec, "钱示七", added)
     await sec.press("保存")
     await _until(sec, "已保存")
     await sec.send(f"/members {str(rows[1]['id_number'])[-6:]}")
