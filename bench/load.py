@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -49,6 +50,7 @@ from log_attempts import (  # noqa: E402
     TOKEN,
     Result,
     drive,
+    lag_ms,
     populate,
     table,
 )
@@ -62,6 +64,7 @@ from tests.e2e.test_webhook import free_port  # noqa: E402
 from tests.e2e.test_workers import RoundRobin, _forget  # noqa: E402
 
 WORKER = ROOT / "bench" / "load_worker.py"
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 SECRET = "bench_load_secret-0123456789"
 ECHO_BASE = 700_000
 
@@ -98,10 +101,15 @@ class Processes:
         lags: list[float] = []
         cpu = 0.0
         for report in self.reports:
-            if report.exists():
-                data = json.loads(report.read_text())
-                lags += data["lags"]
-                cpu += data["cpu"]
+            if not report.exists():
+                # Without it the CPU line would count some of the bots only.
+                raise SystemExit(
+                    f"{report.name}: a bot process wrote no figures:\n"
+                    + self.log.read_text(errors="replace")[-3000:]
+                )
+            data = json.loads(report.read_text())
+            lags += data["lags"]
+            cpu += data["cpu"]
         return lags, cpu
 
     def alive(self) -> None:
@@ -110,15 +118,80 @@ class Processes:
                 tail = self.log.read_text(errors="replace")[-2000:]
                 raise SystemExit(f"a bot process exited ({proc.returncode}):\n{tail}")
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 15 s. Waits without blocking the loop:
+        a webhook worker drains its updates in flight on SIGTERM, and their
+        last API calls need this process's emulator to answer."""
         for proc in self.procs:
             proc.terminate()
-        for proc in self.procs:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15
+        for index, proc in enumerate(self.procs):
             try:
-                proc.wait(15)
+                await asyncio.to_thread(proc.wait, max(0.1, deadline - loop.time()))
             except subprocess.TimeoutExpired:
                 proc.kill()
-                proc.wait(5)
+                await asyncio.to_thread(proc.wait, 5)
+                print(f"    bot process {index} did not stop within 15 s: killed", flush=True)
+
+
+NGINX_CONF = """worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    upstream workers {{
+{servers}
+        keepalive 32;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://workers;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_read_timeout 90s;
+        }}
+    }}
+}}
+"""
+
+
+def spawn(argv: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@contextlib.asynccontextmanager
+async def nginx(workdir: Path, backends: list[str]) -> AsyncIterator[SimpleNamespace]:
+    """nginx's round-robin upstream in front of the workers, as in production
+    (deploy/nginx-paicha.conf, without TLS), in its own process: the
+    harness's Python balancer (tests/e2e/test_workers.RoundRobin) costs the
+    harness about 1 ms of CPU a step, which the bots then lack."""
+    port = free_port()
+    conf = workdir / "nginx.conf"
+    servers = "\n".join(f"        server {b.removeprefix('http://')};" for b in backends)
+    conf.write_text(NGINX_CONF.format(dir=workdir, servers=servers, port=port))
+    proc = spawn([str(NGINX), "-p", str(workdir), "-c", str(conf), "-g", "daemon off;"])
+    try:
+        await asyncio.sleep(0.5)
+        if proc.poll() is not None:
+            raise SystemExit(f"nginx exited: {(workdir / 'nginx-error.log').read_text()[-1000:]}")
+        yield SimpleNamespace(url=f"http://127.0.0.1:{port}")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def balancer(args: argparse.Namespace, workdir: Path, backends: list[str]):  # type: ignore[no-untyped-def]
+    if args.balancer == "nginx":
+        return nginx(workdir, backends)
+    return RoundRobin(backends)
 
 
 async def until(
@@ -165,6 +238,32 @@ async def pg_database(admin_url: str) -> AsyncIterator[str]:
         await admin.dispose()
 
 
+def service_cpu() -> dict[str, float]:
+    """CPU seconds so far of the PostgreSQL, Redis and nginx processes on this
+    machine, by /proc (Linux): what (b) spends outside the bots. A backend
+    that ends during the run takes its seconds with it; the bots' pools keep
+    theirs open, so that is rare."""
+    tick = os.sysconf("SC_CLK_TCK")
+    seconds = {"postgres": 0.0, "redis-server": 0.0, "nginx": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        if comm in seconds:
+            fields = stat[stat.rindex(")") + 2 :].split()
+            seconds[comm] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return seconds
+
+
+def cpu_now() -> dict[str, float]:
+    times = os.times()
+    return {"harness": times.user + times.system, **service_cpu()}
+
+
 async def run(
     name: str,
     n: int,
@@ -178,13 +277,17 @@ async def run(
     procs.begin()
     loop = asyncio.get_running_loop()
     ids = [first_id + i for i in range(n)]
+    before = cpu_now()
     await drive(emulator, result, ids, script, args.step_timeout, loop.time() + args.timeout)
+    after = cpu_now()
+    result.cpu_others = {name: after[name] - before[name] for name in after}
     return result
 
 
 def measured(result: Result, procs: Processes) -> Result:
     """The bots' own loop lag and CPU seconds (their processes, not the
     harness's): the table's lag columns and the CPU line."""
+    result.harness_lags = result.lags
     result.lags, result.cpu_seconds = procs.figures()
     return result
 
@@ -212,7 +315,7 @@ async def echo(args: argparse.Namespace, tmp: Path) -> Result:
                 "echo bot, 1 process", args.users, BASELINE_SCRIPT, ECHO_BASE, emulator, args, procs
             )
         finally:
-            procs.stop()
+            await procs.stop()
         return measured(result, procs)
 
 
@@ -234,7 +337,7 @@ async def one_polling(args: argparse.Namespace, tmp: Path) -> Result:
                 procs,
             )
         finally:
-            procs.stop()
+            await procs.stop()
         return measured(result, procs)
 
 
@@ -245,7 +348,7 @@ async def two_webhooks(args: argparse.Namespace, tmp: Path) -> Result:
         await prepared(url, args.users)
         async with (
             BotApiEmulator(webhook_timeout=60, webhook_retry=(0.05, 0.5)) as emulator,
-            RoundRobin([f"http://127.0.0.1:{p}" for p in ports]) as proxy,
+            balancer(args, tmp, [f"http://127.0.0.1:{p}" for p in ports]) as proxy,
         ):
             env = {
                 **base_env(emulator, tmp, url),
@@ -272,7 +375,7 @@ async def two_webhooks(args: argparse.Namespace, tmp: Path) -> Result:
                     procs,
                 )
             finally:
-                procs.stop()
+                await procs.stop()
                 await _forget(args.redis_url, prefix)
             return measured(result, procs)
 
@@ -280,10 +383,22 @@ async def two_webhooks(args: argparse.Namespace, tmp: Path) -> Result:
 def extra(results: list[Result]) -> str:
     lines = []
     for r in results:
-        per_step = 1000 * r.cpu_seconds / r.steps if r.steps else float("nan")
+
+        def per_step(seconds: float, r: Result = r) -> float:
+            return 1000 * seconds / r.steps if r.steps else float("nan")
+
+        others = r.cpu_others
+        total = r.cpu_seconds + sum(others.values())
         lines.append(
             f"{r.name:<38} p99 {r.pct(0.99):8.0f} ms; bots' CPU {r.cpu_seconds:6.1f} s, "
-            f"{per_step:5.2f} ms a step"
+            f"{per_step(r.cpu_seconds):5.2f} ms a step; harness's loop lag p99 "
+            f"{lag_ms(r.harness_lags, 0.99):.0f} ms, max {lag_ms(r.harness_lags, 1.0):.0f} ms"
+        )
+        lines.append(
+            "    CPU ms a step: "
+            + ", ".join(f"{k} {per_step(v):.2f}" for k, v in others.items())
+            + f"; all {per_step(total):.2f} ms, so {os.cpu_count()} CPU(s) allow at most "
+            f"{(os.cpu_count() or 1) * 1000 / per_step(total):.0f} steps/s"
         )
         for error, count in r.errors.most_common(3):
             lines.append(f"    {count}× {error}")
@@ -295,6 +410,7 @@ async def main(args: argparse.Namespace) -> int:
     os.environ["PAICHA_DATA_KEY"] = key
     crypto.install(crypto.Keyring([crypto.decode_key(key)]))
     print(f"{args.users} secretaries, 6 steps each; {os.cpu_count()} CPU(s) for harness and bots")
+    print(f"(b)'s balancer: {args.balancer}")
     scenarios: list[Callable[[argparse.Namespace, Path], Awaitable[Result]]] = [echo, one_polling]
     if args.pg_url and args.redis_url:
         scenarios.append(two_webhooks)
@@ -330,6 +446,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--pg-url", default=os.environ.get("PAICHA_TEST_PG_URL"))
     parser.add_argument("--redis-url", default=os.environ.get("PAICHA_TEST_REDIS_URL"))
+    parser.add_argument(
+        "--balancer",
+        choices=("nginx", "python"),
+        default="nginx" if NGINX else "python",
+        help="in front of (b)'s workers: nginx (default where installed) or the harness's own",
+    )
     parser.add_argument("--step-timeout", type=float, default=60)
     parser.add_argument("--timeout", type=float, default=300, help="seconds per scenario")
     return parser.parse_args(argv)

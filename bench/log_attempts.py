@@ -303,6 +303,9 @@ class Result:
     sampler: Sampler | None = None
     note: str = ""
     lags: list[float] = field(default_factory=list)
+    # CPU seconds of the other processes in the run (bench/load.py: harness, servers)
+    cpu_others: dict[str, float] = field(default_factory=dict)
+    harness_lags: list[float] = field(default_factory=list)
 
     def pct(self, q: float) -> float:
         if not self.latencies:

@@ -98,6 +98,7 @@ class Paicha:
             await self.bot.set_webhook(
                 url,
                 secret_token=secret,
+                max_connections=self.settings.webhook_max_connections,
                 allowed_updates=self.dp.resolve_used_update_types(),
                 drop_pending_updates=False,
             )

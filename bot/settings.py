@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8080
+    # Telegram opens at most this many connections at once to the webhook
+    # (1-100; Telegram's own default is 40). Each is held until its update is
+    # handled, so with several workers it bounds their joint throughput.
+    webhook_max_connections: int = Field(default=100, ge=1, le=100)
     # Several workers (issue 17): with REDIS_URL (redis://host:port/db) the
     # conversations live in Redis (aiogram's RedisStorage) and one user's
     # updates are handled one at a time across all workers (Redis locks);

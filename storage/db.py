@@ -50,6 +50,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -78,7 +79,9 @@ def is_sqlite(url: str) -> bool:
 
 def create_engine(url: str, **kwargs: object) -> AsyncEngine:
     if not is_sqlite(url):
-        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+        server = create_async_engine(url, **kwargs)
+        event.listen(server.sync_engine, "checkout", _closed_is_disconnected)
+        return server
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -89,6 +92,19 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
     engine = create_async_engine(url, async_creator=connect, **kwargs)
     _install_sqlite_hooks(engine)
     return engine
+
+
+def _closed_is_disconnected(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A pooled connection the server has closed (PostgreSQL restarted) is
+    replaced on checkout, so requests after a restart succeed. The driver
+    notices the closed socket by itself (asyncpg's ``is_closed``): no round
+    trip, where ``pool_pre_ping`` spent three (BEGIN, ping, ROLLBACK) on
+    every checkout, a tenth of a worker's CPU under load (bench/load.py). A
+    connection lost silently fails its first statement instead; SQLAlchemy
+    then invalidates the whole pool and that one request gets "稍后再试"."""
+    is_closed = getattr(getattr(dbapi_connection, "driver_connection", None), "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 async def _connect(engine: AsyncEngine) -> _Connection:

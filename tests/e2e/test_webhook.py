@@ -134,6 +134,8 @@ async def test_help_arrives_by_post_and_is_answered(hook_world: WebhookWorld, ap
     assert emulator.webhook is not None
     assert emulator.webhook.url == hook_world.endpoint
     assert emulator.webhook.secret_token == SECRET
+    # Telegram's default of 40 would bound several workers together.
+    assert emulator.webhook.max_connections == 100
     # The answer to the POST waits until the update is handled: after the reply.
     await _until(lambda: not emulator.pending_updates())
     assert [a.status for a in emulator.webhook_attempts] == [200]

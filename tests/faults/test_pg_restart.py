@@ -127,3 +127,17 @@ async def test_postgresql_restarted_under_load_answers_politely_then_recovers(
     after = [await _members_list(pg_world, uid) for uid in range(101, 106)]
     for text in after:
         assert text == before
+
+
+async def test_postgresql_restarted_while_idle_next_request_succeeds(
+    pg_world: World, own_pg: tuple[str, Path]
+) -> None:
+    """Issue 17: after a restart with no request in between, the pooled
+    connections are stale; the first request must still get its answer,
+    not "稍后再试" (storage.db replaces a connection the server closed on
+    checkout, without pool_pre_ping's round trips)."""
+    url, data = own_pg
+    before = await _members_list(pg_world, 101)
+    await asyncio.to_thread(_pg_ctl, data, "stop", "-m", "immediate")
+    await asyncio.to_thread(_start, data, url)
+    assert await _members_list(pg_world, 101) == before
