@@ -60,8 +60,9 @@ from emulator import BotApiEmulator  # noqa: E402
 from storage import crypto  # noqa: E402
 from storage.db import create_engine, make_sessionmaker  # noqa: E402
 from storage.migrate import upgrade_async  # noqa: E402
+from tests.conftest import redis_scratch  # noqa: E402
 from tests.e2e.test_webhook import free_port  # noqa: E402
-from tests.e2e.test_workers import RoundRobin, _forget  # noqa: E402
+from tests.e2e.test_workers import RoundRobin  # noqa: E402
 
 WORKER = ROOT / "bench" / "load_worker.py"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
@@ -342,11 +343,11 @@ async def one_polling(args: argparse.Namespace, tmp: Path) -> Result:
 
 
 async def two_webhooks(args: argparse.Namespace, tmp: Path) -> Result:
-    prefix = f"paicha_load_{uuid.uuid4().hex[:10]}"
     ports = [free_port(), free_port()]
     async with pg_database(args.pg_url) as url:
         await prepared(url, args.users)
         async with (
+            redis_scratch(args.redis_url) as (_, prefix),
             BotApiEmulator(webhook_timeout=60, webhook_retry=(0.05, 0.5)) as emulator,
             balancer(args, tmp, [f"http://127.0.0.1:{p}" for p in ports]) as proxy,
         ):
@@ -376,7 +377,6 @@ async def two_webhooks(args: argparse.Namespace, tmp: Path) -> Result:
                 )
             finally:
                 await procs.stop()
-                await _forget(args.redis_url, prefix)
             return measured(result, procs)
 
 

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, html
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -111,6 +112,13 @@ def _heavy(event: TelegramObject) -> bool:
     return message is not None and message.document is not None
 
 
+def _unchanged(exc: TelegramBadRequest) -> bool:
+    """An edit to what the message already shows: a double tap, or the
+    second of two taps landing after the first one's edit. What the handler
+    saved before the edit stands, so it is no failure to apologise for."""
+    return "message is not modified" in exc.message
+
+
 def _already_done(dup: DuplicateUpdate) -> None:
     log.info("update %s was handled already (by another worker or delivery)", dup.update_id)
 
@@ -147,14 +155,20 @@ class GuardMiddleware(BaseMiddleware):
             await self._tell(event, data, _("无权限"))
         except InvalidInput as exc:
             await self._tell(event, data, exc.render(_))
+        except TelegramBadRequest as exc:
+            if not _unchanged(exc):
+                await self._failed(event, data, exc)
         except Exception as exc:
-            # The message of a database error carries the row's values; log
-            # only the type and the frames (R-CONFIDENTIAL).
-            frames = "".join(traceback.format_tb(exc.__traceback__))
-            log.error("update handling failed: %s\n%s", type(exc).__name__, frames)
-            text = _("出了点问题，刚才的操作没有保存。请稍后再试；如果反复出现，请联系管理员。")
-            await self._tell(event, data, text)
+            await self._failed(event, data, exc)
         return None
+
+    async def _failed(self, event: TelegramObject, data: dict[str, Any], exc: Exception) -> None:
+        # The message of a database error carries the row's values; log
+        # only the type and the frames (R-CONFIDENTIAL).
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("update handling failed: %s\n%s", type(exc).__name__, frames)
+        text = _("出了点问题，刚才的操作没有保存。请稍后再试；如果反复出现，请联系管理员。")
+        await self._tell(event, data, text)
 
     @staticmethod
     async def _tell(event: TelegramObject, data: dict[str, Any], text: str) -> None:

@@ -703,7 +703,9 @@ async def read_alone(bind: Engine, work: Callable[[Connection], _T]) -> _T:
     the statement is its own transaction, so there is no BEGIN to send and no
     COMMIT/ROLLBACK trip after it (issue 3). Everything runs in one greenlet,
     which saves the async layer's hand-offs for connect, execute and close.
-    On PostgreSQL nothing changes: the driver begins and rolls back as usual.
+    On PostgreSQL the connection is in AUTOCOMMIT for it: no BEGIN and
+    ROLLBACK round trips around the statement (the pool puts the isolation
+    level back when the connection returns).
     ``bind`` is the sync engine (``AsyncSession.get_bind()``,
     ``AsyncEngine.sync_engine``).
     """
@@ -712,20 +714,35 @@ async def read_alone(bind: Engine, work: Callable[[Connection], _T]) -> _T:
 
 def _alone(bind: Engine, work: Callable[[Connection], _T]) -> _T:
     with bind.connect() as connection:
-        connection.execution_options(**{_BEGIN_OPTION: None})
+        _on_its_own(connection)
         return work(connection)
 
 
-async def write_alone(bind: Engine, work: Callable[[Connection], _T]) -> _T:
+def _on_its_own(connection: Connection) -> None:
+    """Each statement on ``connection`` is its own transaction."""
+    if connection.dialect.name == "sqlite":
+        connection.execution_options(**{_BEGIN_OPTION: None})
+    else:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
+async def write_alone(
+    bind: Engine, work: Callable[[Connection], _T], *, one_statement: bool = False
+) -> _T:
     """``work(connection)`` as one write unit of work on a connection of its
     own: what ``write_tx`` does for a session (BEGIN IMMEDIATE on SQLite, the
-    writer turn, commit on success), in one greenlet."""
+    writer turn, commit on success), in one greenlet. ``one_statement``:
+    ``work`` runs a single statement, which is atomic by itself, so on
+    PostgreSQL it runs in AUTOCOMMIT: one round trip, not three."""
     async with _writer_turn(bind):
-        return await greenlet_spawn(_in_write_tx, bind, work)
+        return await greenlet_spawn(_in_write_tx, bind, work, one_statement)
 
 
-def _in_write_tx(bind: Engine, work: Callable[[Connection], _T]) -> _T:
+def _in_write_tx(bind: Engine, work: Callable[[Connection], _T], one_statement: bool) -> _T:
     with bind.connect() as connection:
+        if one_statement and connection.dialect.name != "sqlite":
+            _on_its_own(connection)
+            return work(connection)
         connection.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
         with connection.begin():
             return work(connection)

@@ -69,7 +69,7 @@ class RecordingRedisStorage(RedisStorage):
         def record(connection: Connection) -> None:
             processed.record_on(connection, mark)
 
-        await write_alone(self._bind, record)
+        await write_alone(self._bind, record, one_statement=True)
         mark.recorded = True
 
 

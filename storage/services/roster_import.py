@@ -279,9 +279,7 @@ def _check_container(data: bytes, max_bytes: int, max_rows: int) -> None:
                 raise InvalidInput(
                     N_("这不是Excel表格（.xlsx）文件。请上传用党员名册模板填写的.xlsx文件。")
                 )
-            unzipped = sum(info.file_size for info in archive.infolist())
-            if unzipped > _MAX_EXPANSION * max(len(data), max_bytes // 4):
-                raise _corrupt()
+            _check_expansion(archive, _MAX_EXPANSION * max(len(data), max_bytes // 4))
             for name in sorted(n for n in names if n.startswith("xl/worksheets/sheet")):
                 _check_extent(archive, name, max_rows)
             for name in sorted(n for n in names if n.lower().endswith("sharedstrings.xml")):
@@ -298,6 +296,20 @@ _WIDE_REF = re.compile(rb'<c r="([A-Z]{2,3})\d')
 # <formula1> of a data validation is not one.
 _FORMULA = re.compile(rb"<f[\s>/]")
 _CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d+)"')
+
+
+def _check_expansion(archive: zipfile.ZipFile, limit: int) -> None:
+    """A zip bomb is refused before anything inflates: by the sizes the zip
+    declares (a part that lies about its size fails as it is read)."""
+    unzipped = sum(info.file_size for info in archive.infolist())
+    if unzipped > limit:
+        raise InvalidInput(
+            N_(
+                "文件解压后有{size}MB，超过了{limit}MB的上限（党员名册解压后一般只有文件本身的5至15倍大）。文件可能夹带了大量无关内容：请把党员名册复制到新的模板中再上传。"
+            ),
+            size=round(unzipped / 1024 / 1024, 1),
+            limit=round(limit / 1024 / 1024, 1),
+        )
 
 
 def _check_extent(archive: zipfile.ZipFile, name: str, max_rows: int) -> None:

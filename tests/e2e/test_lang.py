@@ -100,3 +100,20 @@ async def test_english_stranger_gets_english_errors(branch_world):
     assert "Please put the invitation code after /join" in (await stranger.reply()).text
     await stranger.send("/join NOSUCHCODE")
     assert "invitation code is not valid" in (await stranger.reply()).text
+
+
+async def test_a_double_tap_on_a_language_is_no_failure(branch_world, caplog):
+    """The second tap of a double tap edits the message to what it already
+    shows (Telegram: "message is not modified"): the choice stands, no
+    apology, no ERROR in the log."""
+    secretary = branch_world.user(101)
+    await secretary.send("/lang")
+    choice = await secretary.reply()
+    await secretary.press("English", choice)
+    assert "English" in (await secretary.reply()).text
+    second = await secretary.press_data("lang:en", choice)
+    answer = await secretary.callback_answer(second)
+    assert not answer.text, answer.text
+    await secretary.send("/help")
+    assert (await secretary.reply()).text.startswith("Available commands")
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text

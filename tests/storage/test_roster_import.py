@@ -206,6 +206,18 @@ def _stray_value(cell: str) -> bytes:
     return out.getvalue()
 
 
+def _zip_bomb() -> bytes:
+    """The template with a part of zeros that inflates 1,000 times: 2 MB
+    unzipped from a few KB, over the 40× allowed at the test's max_bytes."""
+    source = zipfile.ZipFile(io.BytesIO(filled_template(member(0))))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            archive.writestr(info, source.read(info.filename))
+        archive.writestr("xl/media/padding.bin", b"\0" * 2_000_000)
+    return out.getvalue()
+
+
 REFUSED = {
     "not_xlsx": (lambda: "姓名,性别\n".encode(), {}, ".xlsx"),
     "old_xls": (lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512, {}, ".xls"),
@@ -217,6 +229,7 @@ REFUSED = {
         {"max_rows": 2},
         "最多导入2行",
     ),
+    "zip_bomb": (_zip_bomb, {"max_bytes": 40_000}, "解压后有1.9MB，超过了0.5MB的上限"),
     "no_data_rows": (_empty_template, {}, "没有要导入的党员"),
     "no_header": (_no_header, {}, "表头"),
     "stray_far_below": (lambda: _stray_value("A200000"), {}, "第200000行还有内容"),
