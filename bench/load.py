@@ -405,6 +405,26 @@ def extra(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def ceiling(r: Result, processes: int, cores: int) -> float:
+    """The steps/s the CPU allows, from the CPU this run measured a step:
+    each bot process is one event loop (one core at most), and the bots,
+    PostgreSQL, Redis, nginx and the harness together share ``cores``."""
+    if not r.steps:
+        return float("nan")
+    bots = 1000 * r.cpu_seconds / r.steps
+    everything = bots + 1000 * sum(r.cpu_others.values()) / r.steps
+    return min(processes * 1000 / bots, cores * 1000 / everything)
+
+
+def projection(a: Result, b: Result) -> str:
+    """(b)/(a) at the CPU ceiling on this machine and on bigger ones: what the
+    target needs is cores, when (b) is already CPU-bound here."""
+    ratios = ", ".join(
+        f"{cores} cores {ceiling(b, 2, cores) / ceiling(a, 1, cores):.2f}" for cores in (2, 4, 8)
+    )
+    return f"CPU ceiling (b)/(a), from the CPU a step measured here: {ratios}"
+
+
 async def main(args: argparse.Namespace) -> int:
     key = crypto.encode_key(crypto.new_key())  # one invented data key for every process
     os.environ["PAICHA_DATA_KEY"] = key
@@ -437,6 +457,7 @@ async def main(args: argparse.Namespace) -> int:
             f"throughput (b)/(a): {b.rate / a.rate if a.rate else float('nan'):.2f} (target ≥ 1.6)"
         )
         print(f"p95 (b)/echo bot:   {b.pct(0.95) / baseline.pct(0.95):.2f} (target ≤ 3)")
+        print(projection(a, b))
     print(f"p95 (a)/echo bot:   {a.pct(0.95) / baseline.pct(0.95):.2f}")
     return 0
 

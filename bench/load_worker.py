@@ -32,12 +32,13 @@ from aiogram.client.session.aiohttp import AiohttpSession  # noqa: E402
 from aiogram.client.telegram import TelegramAPIServer  # noqa: E402
 from log_attempts import LagMonitor, echo_dispatcher, relaxed_sender  # noqa: E402
 
-from bot.runner import assemble  # noqa: E402
+from bot.runner import assemble, freeze_startup_heap  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 
 async def paicha(webhook: bool) -> None:
     app = await assemble(Settings(), sender=relaxed_sender())
+    freeze_startup_heap()  # as `paicha run` does
     try:
         await (app.serve_webhook() if webhook else app.poll())
     finally:

@@ -81,7 +81,7 @@ from aiogram.types import (  # noqa: E402
     Message,
 )
 
-from bot.runner import Paicha, assemble  # noqa: E402
+from bot.runner import Paicha, assemble, freeze_startup_heap  # noqa: E402
 from bot.sender import Sender  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from domain.clock import FixedClock  # noqa: E402
@@ -727,11 +727,13 @@ async def import_lag(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(ROOT / "bench"))
     import import_roster as roster_bench  # bench/import_roster.py
 
+    from storage import crypto
     from storage.db import make_sessionmaker
     from storage.models import Base
     from storage.services.access import Actor, Grant
     from storage.services.roster_import import import_roster
 
+    crypto.install(crypto.Keyring([crypto.new_key()]))  # an invented key, as the bot's own
     rows = args.import_rows
     folder = Path(tempfile.gettempdir()) / "paicha-bench"
     folder.mkdir(parents=True, exist_ok=True)
@@ -751,6 +753,7 @@ async def import_lag(args: argparse.Namespace) -> int:
             session.add(Organisation(id=1, name="示例党委", kind="committee"))
             session.add(Organisation(id=2, name="示例第一党支部", kind="branch", parent_id=1))
         actor = Actor(user_id=1, grants=(Grant(Role.SECRETARY, 2),))
+        freeze_startup_heap()  # as `paicha run` does once started
         monitor.start()
         start = time.perf_counter()
         async with sessions() as session:

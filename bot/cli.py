@@ -23,7 +23,7 @@ def _run(settings: Settings, webhook: bool = False) -> int:
     if not settings.bot_token:
         print(NO_TOKEN, file=sys.stderr)
         return 2
-    from bot.runner import assemble
+    from bot.runner import assemble, freeze_startup_heap
     from bot.webhook import webhook_problem
 
     if webhook and (problem := webhook_problem(settings)):
@@ -32,6 +32,7 @@ def _run(settings: Settings, webhook: bool = False) -> int:
 
     async def main() -> None:
         app = await assemble(settings)
+        freeze_startup_heap()
         try:
             if webhook:
                 await app.serve_webhook(handle_signals=True)
@@ -61,11 +62,12 @@ def _scheduler(settings: Settings) -> int:
         return 2
     import signal
 
-    from bot.runner import assemble
+    from bot.runner import assemble, freeze_startup_heap
 
     async def main() -> None:
         app = await assemble(settings, scheduler=True)
         assert app.scheduler is not None
+        freeze_startup_heap()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
