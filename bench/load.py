@@ -97,10 +97,12 @@ class Processes:
         for proc in self.procs:
             proc.send_signal(signal.SIGUSR1)
 
-    def figures(self) -> tuple[list[float], float]:
-        """Every bot process's loop lags and their CPU seconds, once stopped."""
+    def figures(self) -> tuple[list[float], float, list[float]]:
+        """Every bot process's loop lags, their CPU seconds and their garbage
+        collector's full passes, once stopped."""
         lags: list[float] = []
         cpu = 0.0
+        passes: list[float] = []
         for report in self.reports:
             if not report.exists():
                 # Without it the CPU line would count some of the bots only.
@@ -111,7 +113,8 @@ class Processes:
             data = json.loads(report.read_text())
             lags += data["lags"]
             cpu += data["cpu"]
-        return lags, cpu
+            passes += data["full_passes"]
+        return lags, cpu, passes
 
     def alive(self) -> None:
         for proc in self.procs:
@@ -289,7 +292,7 @@ def measured(result: Result, procs: Processes) -> Result:
     """The bots' own loop lag and CPU seconds (their processes, not the
     harness's): the table's lag columns and the CPU line."""
     result.harness_lags = result.lags
-    result.lags, result.cpu_seconds = procs.figures()
+    result.lags, result.cpu_seconds, result.full_passes = procs.figures()
     return result
 
 
@@ -400,6 +403,11 @@ def extra(results: list[Result]) -> str:
             + f"; all {per_step(total):.2f} ms, so {os.cpu_count()} CPU(s) allow at most "
             f"{(os.cpu_count() or 1) * 1000 / per_step(total):.0f} steps/s"
         )
+        if r.full_passes:
+            lines.append(
+                f"    garbage collector's full passes: {len(r.full_passes)}, "
+                f"longest {1000 * max(r.full_passes):.0f} ms"
+            )
         for error, count in r.errors.most_common(3):
             lines.append(f"    {count}× {error}")
     return "\n".join(lines)

@@ -14,11 +14,13 @@ that file as JSON when SIGTERM stops it.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import resource
 import signal
 import sys
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -53,7 +55,9 @@ async def echo() -> None:
     session.middleware(relaxed_sender())
     bot = Bot(settings.bot_token, session=session)
     await bot.delete_webhook(drop_pending_updates=False)
-    await echo_dispatcher().start_polling(bot, handle_signals=False)
+    dispatcher = echo_dispatcher()
+    freeze_startup_heap()  # the same process set-up as the bots it is compared with
+    await dispatcher.start_polling(bot, handle_signals=False)
 
 
 class Watch:
@@ -64,10 +68,23 @@ class Watch:
     def __init__(self) -> None:
         self.monitor = LagMonitor()
         self.cpu_at_start = 0.0
+        self.full_passes: list[float] = []  # the collector's, in seconds
+        self._pass_began = 0.0
+        gc.callbacks.append(self._collector)
 
     def begin(self) -> None:
         self.monitor.take()
         self.cpu_at_start = _cpu()
+        self.full_passes.clear()
+
+    def _collector(self, phase: str, info: dict[str, int]) -> None:
+        """How long each full pass of the garbage collector stops the loop."""
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._pass_began = time.perf_counter()
+        else:
+            self.full_passes.append(time.perf_counter() - self._pass_began)
 
     async def run(self, bot: Coroutine[Any, Any, None]) -> dict[str, object]:
         loop = asyncio.get_running_loop()
@@ -81,7 +98,11 @@ class Watch:
             pass
         finally:
             await self.monitor.stop()
-        return {"lags": self.monitor.take(), "cpu": _cpu() - self.cpu_at_start}
+        return {
+            "lags": self.monitor.take(),
+            "cpu": _cpu() - self.cpu_at_start,
+            "full_passes": self.full_passes,
+        }
 
 
 def _cpu() -> float:

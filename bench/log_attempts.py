@@ -306,6 +306,7 @@ class Result:
     # CPU seconds of the other processes in the run (bench/load.py: harness, servers)
     cpu_others: dict[str, float] = field(default_factory=dict)
     harness_lags: list[float] = field(default_factory=list)
+    full_passes: list[float] = field(default_factory=list)  # bench/load.py's bots
 
     def pct(self, q: float) -> float:
         if not self.latencies:

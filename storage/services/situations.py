@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.clocks import MemberFacts, Situation, Standing, mobile_suspected, situation
@@ -24,56 +24,51 @@ class MemberSituation:
 async def branch_situations(
     session: AsyncSession, actor: Actor, branch_id: int, today: date, *, pocket_days: int = 90
 ) -> list[MemberSituation]:
-    """Every member of the branch with their situation and attempt count."""
+    """Every member of the branch with their situation and attempt count, in
+    one query: each member's attempts, open mobile registration and latest
+    finding are looked up beside it (a round trip each cost /log a quarter
+    of a worker's CPU, bench/load.py), and no list of ids is sent back (a
+    large branch would pass the drivers' limit on parameters)."""
     await require_branch(session, actor, branch_id)
-    members = list(await session.scalars(select(Member).where(Member.branch_id == branch_id)))
-    ids = [m.id for m in members]
-    if not ids:
-        return []
-    attempts = dict(
-        (
-            await session.execute(
-                select(ContactAttempt.member_id, func.count())
-                .where(ContactAttempt.member_id.in_(ids), ContactAttempt.superseded_by_id.is_(None))
-                .group_by(ContactAttempt.member_id)
-            )
-        ).all()
-    )
-    mobile = set(
-        await session.scalars(
-            select(MobileRecord.member_id).where(
-                MobileRecord.member_id.in_(ids), MobileRecord.ended_on.is_(None)
-            )
-        )
-    )
-    found = dict(
-        (
-            await session.execute(
-                select(SearchOutcome.member_id, func.max(SearchOutcome.decided_on))
-                .where(
-                    SearchOutcome.member_id.in_(ids),
-                    SearchOutcome.kind == "found",
-                    SearchOutcome.superseded_by_id.is_(None),
-                )
-                .group_by(SearchOutcome.member_id)
-            )
-        ).all()
+    rows = await session.execute(
+        select(Member, _ATTEMPTS, _MOBILE, _FOUND_ON).where(Member.branch_id == branch_id)
     )
     result = []
-    for m in members:
+    for m, attempts, mobile, found_on in rows:
         facts = MemberFacts(
             last_org_life=m.last_org_life,
             last_dues=m.last_dues,
             transfer_letter_date=m.transfer_letter_date,
             transfer_receipt_date=m.transfer_receipt_date,
-            is_mobile_registered=m.id in mobile,
+            is_mobile_registered=bool(mobile),
             relation_transferred=m.transfer_letter_date is not None,
-            found_on=found.get(m.id),
+            found_on=found_on,
         )
-        result.append(
-            MemberSituation(m, situation(facts, today, pocket_days), attempts.get(m.id, 0))
-        )
+        result.append(MemberSituation(m, situation(facts, today, pocket_days), attempts))
     return result
+
+
+_ATTEMPTS = (
+    select(func.count())
+    .where(ContactAttempt.member_id == Member.id, ContactAttempt.superseded_by_id.is_(None))
+    .correlate(Member)
+    .scalar_subquery()
+)
+_MOBILE = (
+    exists()
+    .where(MobileRecord.member_id == Member.id, MobileRecord.ended_on.is_(None))
+    .correlate(Member)
+)
+_FOUND_ON = (
+    select(func.max(SearchOutcome.decided_on))
+    .where(
+        SearchOutcome.member_id == Member.id,
+        SearchOutcome.kind == "found",
+        SearchOutcome.superseded_by_id.is_(None),
+    )
+    .correlate(Member)
+    .scalar_subquery()
+)
 
 
 def longest_first(rows: list[MemberSituation], standing: Standing) -> list[MemberSituation]:

@@ -11,7 +11,14 @@ from sqlalchemy import select
 from domain.clocks import Standing
 from domain.errors import InvalidInput
 from storage.db import write_tx
-from storage.models import AuditEvent, ContactAttempt, Member, MobileRecord, Organisation
+from storage.models import (
+    AuditEvent,
+    ContactAttempt,
+    Member,
+    MobileRecord,
+    Organisation,
+    SearchOutcome,
+)
 from storage.services import members, search
 from storage.services.access import AccessDenied, Actor, Grant, Role
 from storage.services.dossier import dossier
@@ -212,6 +219,52 @@ async def test_situations_are_computed_from_stored_dates(session, branch):
     rows_list = await branch_situations(session, sec(one), one, TODAY)
     [only] = longest_first(rows_list, Standing.LOST)
     assert only.member.id == lost.id and only.attempts == 1
+
+
+@both_backends
+async def test_situations_count_only_what_is_in_force_R_DOSSIER(session, branch):
+    """One query per branch: a superseded attempt is not counted, an ended
+    mobile registration is not mobile, only a 'found' outcome in force sets
+    the contact date (R-LOST-6M, R-MOBILE-6M)."""
+    one, _ = branch
+    lost = await _member(session, one, 13, last_org_life=date(2024, 1, 1))
+    back = await _member(session, one, 14, last_org_life=date(2024, 1, 1))
+    moved = await _member(session, one, 15, last_org_life=date(2024, 1, 1))
+
+    def attempt(member_id: int, superseded: int | None = None) -> ContactAttempt:
+        return ContactAttempt(
+            member_id=member_id,
+            channel="sms",
+            channel_group=1,
+            result="not_reached",
+            attempted_on=TODAY,
+            superseded_by_id=superseded,
+        )
+
+    def outcome(member_id: int, kind: str, on: date, superseded: int | None = None):  # type: ignore[no-untyped-def]
+        return SearchOutcome(
+            member_id=member_id, kind=kind, decided_on=on, superseded_by_id=superseded
+        )
+
+    async with write_tx(session):
+        session.add_all([attempt(lost.id), attempt(lost.id), attempt(lost.id, superseded=1)])
+        session.add(
+            MobileRecord(
+                member_id=moved.id, registered_on=date(2025, 1, 1), ended_on=date(2025, 6, 1)
+            )
+        )
+        session.add_all(
+            [
+                outcome(back.id, "found", date(2026, 10, 1)),
+                outcome(back.id, "found", date(2026, 11, 1), superseded=1),
+                outcome(lost.id, "unreachable", date(2026, 11, 1)),
+            ]
+        )
+    rows = {r.member.id: r for r in await branch_situations(session, sec(one), one, TODAY)}
+    assert rows[lost.id].attempts == 2 and rows[lost.id].situation.standing is Standing.LOST
+    assert rows[moved.id].attempts == 0 and rows[moved.id].situation.standing is Standing.LOST
+    assert rows[back.id].situation.standing is Standing.NORMAL
+    assert rows[back.id].situation.last_contact == date(2026, 10, 1)
 
 
 @both_backends
