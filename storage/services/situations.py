@@ -21,6 +21,30 @@ class MemberSituation:
     attempts: int
 
 
+# Looked up beside each member in branch_situations' one query.
+_ATTEMPTS = (
+    select(func.count())
+    .where(ContactAttempt.member_id == Member.id, ContactAttempt.superseded_by_id.is_(None))
+    .correlate(Member)
+    .scalar_subquery()
+)
+_MOBILE = (
+    exists()
+    .where(MobileRecord.member_id == Member.id, MobileRecord.ended_on.is_(None))
+    .correlate(Member)
+)
+_FOUND_ON = (
+    select(func.max(SearchOutcome.decided_on))
+    .where(
+        SearchOutcome.member_id == Member.id,
+        SearchOutcome.kind == "found",
+        SearchOutcome.superseded_by_id.is_(None),
+    )
+    .correlate(Member)
+    .scalar_subquery()
+)
+
+
 async def branch_situations(
     session: AsyncSession, actor: Actor, branch_id: int, today: date, *, pocket_days: int = 90
 ) -> list[MemberSituation]:
@@ -46,29 +70,6 @@ async def branch_situations(
         )
         result.append(MemberSituation(m, situation(facts, today, pocket_days), attempts))
     return result
-
-
-_ATTEMPTS = (
-    select(func.count())
-    .where(ContactAttempt.member_id == Member.id, ContactAttempt.superseded_by_id.is_(None))
-    .correlate(Member)
-    .scalar_subquery()
-)
-_MOBILE = (
-    exists()
-    .where(MobileRecord.member_id == Member.id, MobileRecord.ended_on.is_(None))
-    .correlate(Member)
-)
-_FOUND_ON = (
-    select(func.max(SearchOutcome.decided_on))
-    .where(
-        SearchOutcome.member_id == Member.id,
-        SearchOutcome.kind == "found",
-        SearchOutcome.superseded_by_id.is_(None),
-    )
-    .correlate(Member)
-    .scalar_subquery()
-)
 
 
 def longest_first(rows: list[MemberSituation], standing: Standing) -> list[MemberSituation]:
